@@ -1,8 +1,15 @@
 """Count matrices: validation and access to the raw counts of an AnnData."""
 from __future__ import annotations
 
+import gzip
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
+import pandas as pd
+import scipy.io
 import scipy.sparse as sp
 
 
@@ -28,3 +35,180 @@ def counts_matrix(adata: ad.AnnData, layer: str | None = None, source: str = "ad
         raise ValueError(f"{source}: counts must be integers (raw UMI counts, not normalised values); found {bad:g}")
     matrix.eliminate_zeros()
     return matrix
+
+
+# --- Kang et al. (2018) PBMCs, GEO GSE96583 batch 2 ------------------------------------------
+
+#: GSM id → (matrix file, barcodes file); control lane 2.1 first, as in the cell table.
+KANG2018_SAMPLES: dict[str, tuple[str, str]] = {
+    "GSM2560248": ("GSM2560248_2.1.mtx.gz", "GSM2560248_barcodes.tsv.gz"),  # control
+    "GSM2560249": ("GSM2560249_2.2.mtx.gz", "GSM2560249_barcodes.tsv.gz"),  # IFN-beta stimulated
+}
+KANG2018_GENES = "GSE96583_batch2.genes.tsv.gz"
+KANG2018_CELLS = "GSE96583_batch2.total.tsne.df.tsv.gz"
+KANG2018_CELL_COLUMNS = ("tsne1", "tsne2", "ind", "stim", "cluster", "cell", "multiplets")
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Non-empty lines of a (gzip) text file."""
+    with gzip.open(path, "rt") if path.name.endswith(".gz") else open(path) as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
+def _read_sample_counts(path: Path, n_genes: int) -> sp.csr_matrix:
+    """A genes × cells MatrixMarket file as cells × genes float32 CSR; never densified."""
+    matrix = scipy.io.mmread(path)
+    if not sp.issparse(matrix):
+        raise ValueError(f"{path}: expected a sparse MatrixMarket 'coordinate' matrix, found a dense 'array' one")
+    if matrix.shape[0] != n_genes:
+        raise ValueError(f"{path}: {matrix.shape[0]} rows, but {KANG2018_GENES} lists {n_genes} genes")
+    return sp.csr_matrix(matrix.T, dtype=np.float32)
+
+
+def _read_genes(path: Path) -> pd.DataFrame:
+    """Ensembl id and symbol per gene, in matrix row order."""
+    genes = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
+    if genes.shape[1] < 2:
+        raise ValueError(f"{path}: expected two tab-separated columns (Ensembl id, symbol), found {genes.shape[1]}")
+    return pd.DataFrame({"gene_ids": genes[0].to_numpy(), "gene_symbols": genes[1].to_numpy()})
+
+
+def _read_cell_table(path: Path) -> pd.DataFrame:
+    """The cell table, written by R's write.table: the header has no field for the row names.
+
+    Returns the row names in column `row_name`, then the columns named by the header, with
+    t-SNE coordinates as float, `cluster` as nullable integer and the rest categorical.
+    """
+    with gzip.open(path, "rt") if path.name.endswith(".gz") else open(path) as handle:
+        header = [field.strip('"') for field in handle.readline().rstrip("\r\n").split("\t")]
+    table = pd.read_csv(path, sep="\t", skiprows=1, header=None, dtype=str, na_values=["NA"], keep_default_na=False)
+    if table.shape[1] == len(header) + 1:
+        table.columns = ["row_name", *header]
+    elif table.shape[1] == len(header):  # a header that does name the row-name column
+        table.columns = ["row_name", *header[1:]]
+    else:
+        raise ValueError(f"{path}: the header has {len(header)} fields but the rows have {table.shape[1]}")
+    missing = [column for column in KANG2018_CELL_COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: column(s) {missing} not found; the header is {header}")
+    for column in ("tsne1", "tsne2", "cluster"):
+        try:  # Python's float() parses exactly, unlike pandas' fast parser
+            table[column] = table[column].astype(np.float64)
+        except ValueError as err:
+            raise ValueError(f"{path}: column {column!r} must be numeric or NA: {err}") from err
+    cluster = table["cluster"].dropna()
+    if cluster.eq(cluster.round()).all():
+        table["cluster"] = table["cluster"].astype("Int64")
+    for column in ("ind", "stim", "cell", "multiplets"):
+        table[column] = table[column].astype("category")
+    return table
+
+
+def _barcode_core(barcodes: Sequence[str]) -> np.ndarray:
+    """The part of each barcode before '-': the table's row names differ after it for repeated barcodes."""
+    return np.array([barcode.split("-", 1)[0] for barcode in barcodes])
+
+
+def _check_alignment(table: pd.DataFrame, barcodes: Mapping[str, list[str]], path: Path) -> None:
+    """Raise ValueError naming `path` unless the table rows are the samples' barcodes, in order."""
+    sizes = {sample: len(codes) for sample, codes in barcodes.items()}
+    if len(table) != sum(sizes.values()):
+        raise ValueError(f"{path}: {len(table)} rows, but the barcode files list {sum(sizes.values())} cells "
+                         f"({', '.join(f'{s}: {n}' for s, n in sizes.items())})")
+    start = 0
+    for sample, codes in barcodes.items():
+        rows = table["row_name"].to_numpy()[start:start + len(codes)]
+        bad = np.flatnonzero(_barcode_core(rows) != _barcode_core(codes))
+        if bad.size:
+            i = bad[0]
+            raise ValueError(f"{path}: row {start + i + 1} ({rows[i]!r}) does not match barcode {codes[i]!r} "
+                             f"(cell {i + 1} of {sample}); {bad.size} of that sample's {len(codes)} rows disagree")
+        start += len(codes)
+
+
+def read_kang2018(folder: str | os.PathLike) -> ad.AnnData:
+    """Read the six GSE96583 batch-2 files in `folder` into one AnnData of raw UMI counts.
+
+    X is cells × genes float32 CSR holding all cells of both lanes (control, then stimulated),
+    unfiltered. obs has `ind`, `stim`, `cell`, `multiplets`, `cluster`, `tsne1`, `tsne2` from the
+    cell table (any may be missing), `sample` (GSM id) and `barcode`; obs_names are
+    "<barcode>-<GSM id>". var_names are gene symbols made unique; var["gene_ids"] holds Ensembl ids.
+    """
+    folder = Path(folder)
+    genes = _read_genes(folder / KANG2018_GENES)
+    counts, barcodes = [], {}
+    for sample, (matrix_file, barcode_file) in KANG2018_SAMPLES.items():
+        matrix = _read_sample_counts(folder / matrix_file, len(genes))
+        barcodes[sample] = _read_lines(folder / barcode_file)
+        if len(barcodes[sample]) != matrix.shape[0]:
+            raise ValueError(f"{folder / barcode_file}: {len(barcodes[sample])} barcodes, "
+                             f"but {matrix_file} has {matrix.shape[0]} cells")
+        counts.append(matrix)
+    cells_path = folder / KANG2018_CELLS
+    table = _read_cell_table(cells_path)
+    _check_alignment(table, barcodes, cells_path)
+
+    samples = np.concatenate([[sample] * len(codes) for sample, codes in barcodes.items()])
+    codes = np.concatenate([codes for codes in barcodes.values()])
+    obs = table[["ind", "stim", "cell", "multiplets", "cluster", "tsne1", "tsne2"]].copy()
+    obs["sample"] = pd.Categorical(samples, categories=list(KANG2018_SAMPLES))
+    obs["barcode"] = codes
+    obs.index = pd.Index([f"{code}-{sample}" for code, sample in zip(codes, samples)])
+    if not obs.index.is_unique:
+        raise ValueError(f"{folder}: a barcode occurs twice within one sample's barcodes file")
+    var = genes.copy()
+    var.index = ad.utils.make_index_unique(pd.Index(genes["gene_symbols"].to_numpy()))
+    return ad.AnnData(X=sp.vstack(counts, format="csr", dtype=np.float32), obs=obs, var=var)
+
+
+def prepare_kang2018(adata: ad.AnnData, n_top_genes: int = 2000) -> ad.AnnData:
+    """Singlets with a known cell type, on the `n_top_genes` most variable genes; raw counts kept.
+
+    Genes are ranked by Seurat v3 normalised variance computed on the counts of the kept cells
+    (needs the scikit-misc package); `n_top_genes` is capped at the number of genes. Adds obs
+    `stim_indicator` (float32: 1.0 stimulated, 0.0 control) and the ranking statistics to var.
+    """
+    import scanpy as sc  # slow to import; only this step needs it
+
+    missing = [column for column in ("multiplets", "cell", "stim") if column not in adata.obs]
+    if missing:
+        raise ValueError(f"Kang et al. (2018) cells: obs column(s) {missing} not found")
+    if n_top_genes < 1:
+        raise ValueError(f"n_top_genes must be at least 1, got {n_top_genes}")
+    keep = (adata.obs["multiplets"] == "singlet").to_numpy() & adata.obs["cell"].notna().to_numpy()
+    if not keep.any():
+        raise ValueError("Kang et al. (2018) cells: no singlet with a known cell type")
+    cells = adata[keep].copy()
+    stim = cells.obs["stim"].astype(object)
+    unknown = sorted(set(stim.dropna()) - {"ctrl", "stim"}) + (["NA"] if stim.isna().any() else [])
+    if unknown:
+        raise ValueError(f"Kang et al. (2018) cells: obs 'stim' must be 'ctrl' or 'stim'; found {unknown}")
+    cells.X = counts_matrix(cells, source="Kang et al. (2018) cells")
+
+    ranking = sc.pp.highly_variable_genes(cells, flavor="seurat_v3", n_top_genes=min(n_top_genes, cells.n_vars),
+                                          inplace=False)
+    selected = ranking["highly_variable"].to_numpy()
+    prepared = cells[:, selected].copy()
+    for column in ("highly_variable_rank", "means", "variances", "variances_norm"):
+        prepared.var[column] = ranking[column].to_numpy()[selected]
+    prepared.obs["stim_indicator"] = (stim == "stim").to_numpy().astype(np.float32)
+    for column, values in prepared.obs.items():
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            prepared.obs[column] = values.cat.remove_unused_categories()
+    return prepared
+
+
+def read_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors: Sequence[str] = (),
+                      identity: str | None = None, name: str | None = None) -> ad.AnnData:
+    """Read a user's .h5ad of raw counts: X becomes the checked counts (float32 CSR; from `layer` if given).
+
+    `factors` and `identity` name obs columns that must exist. Raises a one-line ValueError naming
+    the dataset (`name`, default the file stem), the file and the problem.
+    """
+    source = f"dataset {name or Path(path).stem!r} ({path})"
+    adata = ad.read_h5ad(path)
+    for column in [*factors, *([identity] if identity is not None else [])]:
+        if column not in adata.obs:
+            raise ValueError(f"{source}: obs column {column!r} not found; available: {list(adata.obs.columns)}")
+    counts = counts_matrix(adata, layer=layer, source=source)
+    return ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy())

@@ -1,4 +1,7 @@
 """Scores of a latent representation against known factors and labels."""
+from scbeta.metrics.clustering import best_ari, identity_accuracy
 from scbeta.metrics.correlation import correlation_matrix, max_abs_corr
+from scbeta.metrics.disentanglement import all_scores, dci, drvi_scores, explicitness, mig, modularity, sap
 
-__all__ = ["correlation_matrix", "max_abs_corr"]
+__all__ = ["best_ari", "identity_accuracy", "correlation_matrix", "max_abs_corr",
+           "all_scores", "dci", "drvi_scores", "explicitness", "mig", "modularity", "sap"]

@@ -1,0 +1,43 @@
+"""Classical linear factorisations of log-normalised counts, the baselines for the learned latents."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.decomposition import NMF, PCA, FastICA
+
+METHODS = ("pca", "ica", "nmf")
+
+
+def log_normalise(counts: sp.spmatrix) -> sp.csr_matrix:
+    """log1p of counts scaled so that every cell sums to the median total count (cells × genes).
+
+    The same as scanpy's `normalize_total()` followed by `log1p()`: the median is over cells with
+    a non-zero total, and empty cells stay zero.
+    """
+    counts = sp.csr_matrix(counts, dtype=np.float64)
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    target = np.median(totals[totals > 0])
+    scale = np.divide(target, totals, out=np.zeros_like(totals), where=totals > 0)
+    normalised = sp.csr_matrix(sp.diags(scale) @ counts)
+    normalised.data = np.log1p(normalised.data)
+    return normalised
+
+
+def fit_baseline(method: str, counts: sp.spmatrix, n_components: int, seed: int) -> np.ndarray:
+    """Cells × `n_components` embedding of raw counts (cells × genes) by PCA, FastICA or NMF.
+
+    All three see log-normalised counts (`log_normalise`), which are non-negative as NMF requires.
+    PCA centres implicitly and stays sparse; FastICA needs a dense matrix. The result depends
+    only on the inputs and `seed`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown baseline method {method!r}; expected one of {', '.join(METHODS)}")
+    data = log_normalise(counts)
+    if method == "pca":
+        model = PCA(n_components=n_components, svd_solver="arpack", random_state=seed)
+    elif method == "ica":
+        model, data = FastICA(n_components=n_components, whiten="unit-variance", random_state=seed), data.toarray()
+    else:
+        # nndsvda initialisation is deterministic and suits sparse data better than random starts.
+        model = NMF(n_components=n_components, init="nndsvda", max_iter=500, random_state=seed)
+    return np.asarray(model.fit_transform(data), dtype=np.float64)

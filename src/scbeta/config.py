@@ -1,0 +1,85 @@
+"""The workflow's configuration: validation against the schema and the table of runs it asks for."""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+RUN_COLUMNS = ["dataset", "run", "method", "objective", "beta", "c_max", "gamma", "seed"]
+BASELINES = ("pca", "ica", "nmf")
+
+
+class ConfigError(ValueError):
+    """A config value that the schema or the workflow does not accept."""
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def validate(config: Mapping[str, Any], schema_path: str | Path) -> None:
+    """Check `config` against the JSON schema (YAML) at `schema_path`.
+
+    Raises ConfigError with one line naming the key, the value and what is allowed.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        raise ConfigError(f"config key {_where(error)}: unknown key(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(allowed)}")
+    if isinstance(error.instance, (dict, list)):
+        raise ConfigError(f"config key {_where(error)}: {error.message}")
+    raise ConfigError(f"config key {_where(error)} = {error.instance!r}: {error.message}")
+
+
+def run_id(method: str, objective: str | None, beta: float, c_max: float, gamma: float, seed: int) -> str:
+    """The name of one run, used in file names: e.g. `beta_beta10_cmax0_seed0`, `pca_seed0`."""
+    if method != "vae":
+        return f"{method}_seed{seed}"
+    if objective == "factorvae":
+        return f"factorvae_gamma{gamma:g}_seed{seed}"
+    return f"{objective}_beta{beta:g}_cmax{c_max:g}_seed{seed}"
+
+
+def enabled_datasets(config: Mapping[str, Any]) -> list[str]:
+    """Names of the datasets the workflow analyses (those not set `enabled: false`)."""
+    return [name for name, spec in config["datasets"].items() if spec.get("enabled", True)]
+
+
+def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per run of every enabled dataset: its sweep (objective × β × C_max × γ × seed) and baselines.
+
+    Columns are `RUN_COLUMNS`; `run` is unique within a dataset.
+    """
+    records = []
+    for dataset in enabled_datasets(config):
+        spec = config["datasets"][dataset]
+        seeds = spec.get("seeds", config["seeds"])
+        for entry in spec["sweep"]:
+            objective = entry["objective"]
+            if objective == "beta" and any(c > 0 for c in entry.get("c_max", [0.0])):
+                raise ConfigError(f"config key datasets.{dataset}.sweep: objective 'beta' takes no c_max > 0; "
+                                  "use objective 'capacity'")
+            grid = itertools.product(entry.get("beta", [1.0]), entry.get("c_max", [0.0]),
+                                     entry.get("gamma", [0.0]), seeds)
+            for beta, c_max, gamma, seed in grid:
+                records.append({"dataset": dataset, "method": "vae", "objective": objective, "beta": float(beta),
+                                "c_max": float(c_max), "gamma": float(gamma), "seed": int(seed)})
+        for method in spec.get("baselines", []):
+            records.extend({"dataset": dataset, "method": method, "objective": "", "beta": 0.0, "c_max": 0.0,
+                            "gamma": 0.0, "seed": int(seed)} for seed in seeds)
+    table = pd.DataFrame.from_records(records, columns=[c for c in RUN_COLUMNS if c != "run"])
+    table.insert(1, "run", [run_id(r.method, r.objective, r.beta, r.c_max, r.gamma, r.seed)
+                            for r in table.itertuples()])
+    return table.drop_duplicates(["dataset", "run"]).reset_index(drop=True)

@@ -1,0 +1,77 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scbeta.config import ConfigError, expand_runs, run_id, validate
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def config():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_default_config_is_valid(config):
+    validate(config, SCHEMA)
+
+
+def test_default_sweep_is_figure_2(config):
+    runs = expand_runs(config)
+    simulated = runs[runs["dataset"] == "simulated"]
+    vae = simulated[simulated["method"] == "vae"]
+    assert sorted(vae["beta"].unique()) == [1, 10, 30, 50]
+    assert sorted(vae["c_max"].unique()) == [0, 10]
+    assert sorted(vae["seed"].unique()) == [0, 1, 2]
+    assert len(vae) == 4 * 2 * 3
+    assert simulated["run"].is_unique
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("datasets", "simulated", "sweep", 0, "beta"), [0], r"datasets\.simulated\.sweep\.0\.beta\.0 = 0"),
+    (("datasets", "simulated", "sweep", 1, "c_max"), [-1], r"datasets\.simulated\.sweep\.1\.c_max\.0 = -1"),
+    (("datasets", "simulated", "simulate", "n_cells"), 0, r"datasets\.simulated\.simulate\.n_cells = 0"),
+    (("training", "likelihood"), "poisson", r"training\.likelihood = 'poisson'.*'zinb', 'nb'"),
+    (("training", "device"), "gpu", r"training\.device = 'gpu'"),
+])
+def test_out_of_range_values_name_the_key(config, path, value, message):
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ConfigError, match=message) as error:
+        validate(config, SCHEMA)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_key_is_named_with_the_allowed_ones(config):
+    config["training"]["learning_rate"] = 0.1
+    with pytest.raises(ConfigError, match=r"config key training: unknown key\(s\) learning_rate; allowed: .*lr"):
+        validate(config, SCHEMA)
+
+
+def test_missing_key_is_named(config):
+    del config["seeds"]
+    with pytest.raises(ConfigError, match="'seeds' is a required property"):
+        validate(config, SCHEMA)
+
+
+def test_beta_objective_with_capacity_is_refused(config):
+    bad = copy.deepcopy(config)
+    bad["datasets"]["simulated"]["sweep"] = [{"objective": "beta", "beta": [1], "c_max": [5]}]
+    with pytest.raises(ConfigError, match="objective 'beta' takes no c_max"):
+        expand_runs(bad)
+
+
+def test_disabled_datasets_have_no_runs(config):
+    config["datasets"]["simulated"]["enabled"] = False
+    assert expand_runs(config).empty
+
+
+def test_run_ids():
+    assert run_id("vae", "beta", 10.0, 0.0, 0.0, 2) == "beta_beta10_cmax0_seed2"
+    assert run_id("vae", "capacity", 1.5, 10.0, 0.0, 0) == "capacity_beta1.5_cmax10_seed0"
+    assert run_id("pca", "", 0, 0, 0, 1) == "pca_seed1"

@@ -1,0 +1,61 @@
+"""The real `snakemake` command on a tiny configuration, end to end."""
+import copy
+
+import anndata as ad
+import numpy as np
+import pytest
+
+from conftest import TINY_CONFIG, run_snakemake
+from scbeta._io import read_tsv
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    result = run_snakemake(workdir, TINY_CONFIG, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_every_output_exists_and_is_finite(finished):
+    results = finished / "results"
+    runs = [f"{objective}_beta{beta}_cmax{c}_seed{seed}" for objective, c in (("beta", 0), ("capacity", 5))
+            for beta in (1, 10) for seed in (0, 1)]
+    counts = ad.read_h5ad(results / "simulated" / "counts.h5ad")
+    assert counts.shape == (300, 120)
+    for run in runs:
+        latent = ad.read_h5ad(results / "simulated" / "latents" / f"{run}.h5ad")
+        assert latent.obsm["X_latent"].shape == (300, 10)
+        assert np.isfinite(latent.obsm["X_latent"]).all()
+        assert latent.uns["scbeta"]["scbeta_version"]
+        history = read_tsv(results / "simulated" / "models" / run / "history.tsv")
+        assert len(history) == 3 and np.isfinite(history[["loss", "recon", "kl"]].to_numpy()).all()
+        assert (results / "benchmarks" / "simulated" / "train" / f"{run}.tsv").exists()
+        assert "epoch 3/3" in (results / "logs" / "simulated" / "train" / f"{run}.log").read_text()
+    table = read_tsv(results / "simulated" / "metrics" / "max_abs_corr.tsv")
+    assert set(table["run"]) == set(runs)
+    assert len(table) == len(runs) * 6
+    assert table["abs_corr"].between(0, 1).all()
+    for name in ("figure2.png", "figure2.pdf"):
+        assert (results / "figures" / name).stat().st_size > 10_000
+    assert not list(results.rglob("*.part*")), "temporary files left behind"
+    assert not list((results / "simulated").glob("checkpoints/*/checkpoint.pt"))
+
+
+def test_rerun_has_nothing_to_do(finished):
+    result = run_snakemake(finished, TINY_CONFIG, "-n", "--cores", "1")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_bad_config_stops_at_parse_time_with_one_line(tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["datasets"]["simulated"]["sweep"] = [{"objective": "beta", "beta": [-2]}]
+    result = run_snakemake(tmp_path, config, "-n", "--cores", "1")
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("config key")]
+    assert lines == ["config key datasets.simulated.sweep.0.beta.0 = -2: -2 is less than or equal to the minimum "
+                     "of 0"]
+    assert not (tmp_path / "results").exists()

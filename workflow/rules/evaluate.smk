@@ -1,0 +1,69 @@
+rule embed:
+    input:
+        counts="results/{dataset}/counts.h5ad",
+    output:
+        embedding="results/{dataset}/embedding.h5ad",
+    log:
+        "results/logs/{dataset}/embed.log",
+    benchmark:
+        "results/benchmarks/{dataset}/embed.tsv"
+    params:
+        seed=embedding_seed(),
+        n_neighbors=n_neighbors(),
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/scbeta.yaml"
+    script:
+        "../scripts/embed.py"
+
+
+rule score:
+    input:
+        latent="results/{dataset}/latents/{run}.h5ad",
+    output:
+        scores="results/{dataset}/metrics/runs/{run}.tsv",
+    log:
+        "results/logs/{dataset}/score/{run}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/score/{run}.tsv"
+    params:
+        factors=dataset_factors,
+        correlation=correlation_method(),
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/scbeta.yaml"
+    script:
+        "../scripts/score.py"
+
+
+rule collect:
+    input:
+        scores=score_files,
+    output:
+        table=report(
+            "results/{dataset}/metrics/all.tsv",
+            caption="../report/metrics.rst",
+            category="Metric tables",
+            subcategory="{dataset}",
+        ),
+        max_abs_corr_table=report(
+            "results/{dataset}/metrics/max_abs_corr.tsv",
+            caption="../report/max_abs_corr.rst",
+            category="Metric tables",
+            subcategory="{dataset}",
+        ),
+    log:
+        "results/logs/{dataset}/collect.log",
+    benchmark:
+        "results/benchmarks/{dataset}/collect.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/scbeta.yaml"
+    script:
+        "../scripts/collect.py"
