@@ -9,9 +9,11 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 report: "workflow/report/workflow.rst"

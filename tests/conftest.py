@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 900):
     configfile.write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(configfile), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    # Test servers listen on 127.0.0.1: no proxy may stand between.
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 TINY_CONFIG = {
@@ -37,7 +40,11 @@ TINY_CONFIG = {
         "simulated": {
             "simulate": {"n_cells": 300, "n_genes": 120, "de_prob": 0.2},
             "sweep": [{"objective": "beta", "beta": [1, 10]},
-                      {"objective": "capacity", "beta": [1, 10], "c_max": [5]}],
-        }
+                      {"objective": "capacity", "beta": [1, 10], "c_max": [5]},
+                      {"objective": "tcvae", "beta": [6]},
+                      {"objective": "factorvae", "gamma": [10]}],
+            "baselines": ["pca"],
+        },
+        "kang2018": {"enabled": False},
     },
 }

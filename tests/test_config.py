@@ -22,12 +22,23 @@ def test_default_config_is_valid(config):
 def test_default_sweep_is_figure_2(config):
     runs = expand_runs(config)
     simulated = runs[runs["dataset"] == "simulated"]
-    vae = simulated[simulated["method"] == "vae"]
-    assert sorted(vae["beta"].unique()) == [1, 10, 30, 50]
-    assert sorted(vae["c_max"].unique()) == [0, 10]
-    assert sorted(vae["seed"].unique()) == [0, 1, 2]
-    assert len(vae) == 4 * 2 * 3
+    preprint = simulated[simulated["objective"].isin(["beta", "capacity"])]
+    assert sorted(preprint["beta"].unique()) == [1, 10, 30, 50]
+    assert sorted(preprint["c_max"].unique()) == [0, 10]
+    assert sorted(preprint["seed"].unique()) == [0, 1, 2]
+    assert len(preprint) == 4 * 2 * 3
     assert simulated["run"].is_unique
+
+
+def test_default_sweep_adds_tc_objectives_and_baselines(config):
+    runs = expand_runs(config)
+    for dataset in ("simulated", "kang2018"):
+        rows = runs[runs["dataset"] == dataset]
+        assert sorted(rows.loc[rows["objective"] == "tcvae", "beta"].unique()) == [1, 6]
+        assert sorted(rows.loc[rows["objective"] == "factorvae", "gamma"].unique()) == [6, 10]
+        assert sorted(rows.loc[rows["method"] != "vae", "method"].unique()) == ["ica", "nmf", "pca"]
+    kang = runs[(runs["dataset"] == "kang2018") & (runs["objective"] == "beta")]
+    assert sorted(kang["beta"].unique()) == [1, 1.5, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("path, value, message", [
@@ -68,7 +79,8 @@ def test_beta_objective_with_capacity_is_refused(config):
 
 def test_disabled_datasets_have_no_runs(config):
     config["datasets"]["simulated"]["enabled"] = False
-    assert expand_runs(config).empty
+    runs = expand_runs(config)
+    assert not runs.empty and "simulated" not in set(runs["dataset"])
 
 
 def test_run_ids():

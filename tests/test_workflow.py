@@ -21,8 +21,11 @@ def finished(tmp_path_factory):
 
 def test_every_output_exists_and_is_finite(finished):
     results = finished / "results"
-    runs = [f"{objective}_beta{beta}_cmax{c}_seed{seed}" for objective, c in (("beta", 0), ("capacity", 5))
-            for beta in (1, 10) for seed in (0, 1)]
+    vae_runs = [f"{objective}_beta{beta}_cmax{c}_seed{seed}" for objective, c in (("beta", 0), ("capacity", 5))
+                for beta in (1, 10) for seed in (0, 1)]
+    vae_runs += [f"tcvae_beta6_cmax0_seed{seed}" for seed in (0, 1)]
+    vae_runs += [f"factorvae_gamma10_seed{seed}" for seed in (0, 1)]
+    runs = vae_runs + ["pca_seed0", "pca_seed1"]
     counts = ad.read_h5ad(results / "simulated" / "counts.h5ad")
     assert counts.shape == (300, 120)
     for run in runs:
@@ -30,6 +33,7 @@ def test_every_output_exists_and_is_finite(finished):
         assert latent.obsm["X_latent"].shape == (300, 10)
         assert np.isfinite(latent.obsm["X_latent"]).all()
         assert latent.uns["scbeta"]["scbeta_version"]
+    for run in vae_runs:
         history = read_tsv(results / "simulated" / "models" / run / "history.tsv")
         assert len(history) == 3 and np.isfinite(history[["loss", "recon", "kl"]].to_numpy()).all()
         assert (results / "benchmarks" / "simulated" / "train" / f"{run}.tsv").exists()
@@ -38,8 +42,14 @@ def test_every_output_exists_and_is_finite(finished):
     assert set(table["run"]) == set(runs)
     assert len(table) == len(runs) * 6
     assert table["abs_corr"].between(0, 1).all()
-    for name in ("figure2.png", "figure2.pdf"):
-        assert (results / "figures" / name).stat().st_size > 10_000
+    scores = read_tsv(results / "simulated" / "metrics" / "all.tsv")
+    assert {"max_abs_corr", "mig", "dci_disentanglement", "lms_smi", "best_ari", "identity_accuracy"} <= set(
+        scores["metric"])
+    assert np.isfinite(scores["value"]).all()
+    for name in ("figures/figure2.png", "figures/figure2.pdf", "claims.md", "claims.html", "claims.tsv",
+                 "provenance/versions.tsv", "provenance/config.yaml"):
+        assert (results / name).stat().st_size > 100, name
+    assert "1a. Alignment with the simulated factors rises with β" in (results / "claims.md").read_text()
     assert not list(results.rglob("*.part*")), "temporary files left behind"
     assert not list((results / "simulated").glob("checkpoints/*/checkpoint.pt"))
 

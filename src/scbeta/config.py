@@ -12,6 +12,7 @@ import yaml
 
 RUN_COLUMNS = ["dataset", "run", "method", "objective", "beta", "c_max", "gamma", "seed"]
 BASELINES = ("pca", "ica", "nmf")
+OBJECTIVE_NAMES = ("beta", "capacity", "tcvae", "factorvae")
 
 
 class ConfigError(ValueError):
@@ -83,3 +84,26 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
     table.insert(1, "run", [run_id(r.method, r.objective, r.beta, r.c_max, r.gamma, r.seed)
                             for r in table.itertuples()])
     return table.drop_duplicates(["dataset", "run"]).reset_index(drop=True)
+
+
+def check_datasets(config: Mapping[str, Any]) -> None:
+    """Check each enabled dataset's own requirements beyond the schema, before any job starts.
+
+    A user's .h5ad must exist, hold counts and have its factor and identity columns; a simulated
+    dataset's factors must be programs the simulator makes. Raises one-line ValueErrors.
+    """
+    from scbeta.data import check_dataset_h5ad
+
+    for name in enabled_datasets(config):
+        spec = config["datasets"][name]
+        if spec["source"] == "h5ad":
+            columns = [*spec["factors"], *([spec["identity"]] if spec.get("identity") else [])]
+            check_dataset_h5ad(spec["path"], layer=spec.get("layer"), columns=columns, name=name)
+        elif spec["source"] == "simulate":
+            params = spec.get("simulate", {})
+            known = ([f"identity_{k:02d}" for k in range(params.get("n_identities", 5))]
+                     + [f"activity_{k:02d}" for k in range(params.get("n_activities", 1))] + ["identity"])
+            unknown = [f for f in spec["factors"] if f not in known]
+            if unknown:
+                raise ConfigError(f"config key datasets.{name}.factors: {unknown} are not simulated; "
+                                  f"the simulator makes {known}")

@@ -212,3 +212,28 @@ def read_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors
             raise ValueError(f"{source}: obs column {column!r} not found; available: {list(adata.obs.columns)}")
     counts = counts_matrix(adata, layer=layer, source=source)
     return ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy())
+
+
+def check_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, columns: Sequence[str] = (),
+                       name: str | None = None, n_check: int = 1000) -> None:
+    """Fast checks of a user's .h5ad before any job starts: it exists, is not empty, has the obs
+    `columns`, and its first `n_check` cells hold counts. Raises a one-line ValueError naming the
+    dataset, the file and the problem. The workflow checks all cells again when it imports the file.
+    """
+    source = f"dataset {name or Path(path).stem!r} ({path})"
+    if not Path(path).is_file():
+        raise ValueError(f"{source}: file not found")
+    try:
+        adata = ad.read_h5ad(path, backed="r")
+    except Exception as error:  # h5py and anndata raise many types for a file that is not an AnnData
+        raise ValueError(f"{source}: not a readable .h5ad file ({type(error).__name__}: {error})") from None
+    try:
+        for column in columns:
+            if column not in adata.obs:
+                raise ValueError(f"{source}: obs column {column!r} not found; available: {list(adata.obs.columns)}")
+        if adata.n_obs == 0 or adata.n_vars == 0:
+            raise ValueError(f"{source}: the count matrix is empty ({adata.n_obs} cells × {adata.n_vars} genes)")
+        head = adata[: min(n_check, adata.n_obs)].to_memory()
+        counts_matrix(head, layer=layer, source=source)
+    finally:
+        adata.file.close()

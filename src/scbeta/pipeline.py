@@ -20,12 +20,14 @@ import pandas as pd
 import torch
 
 from scbeta import __version__
-from scbeta._io import read_tsv, save_figure, write_h5ad, write_tsv
+from scbeta._io import atomic_path, read_tsv, save_figure, write_h5ad, write_tsv
 from scbeta.config import RUN_COLUMNS
 from scbeta.data import counts_matrix
 from scbeta.metrics import max_abs_corr
 
 logger = logging.getLogger("scbeta")
+
+DEFAULT_RESOLUTIONS = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)
 
 
 def rule_args(smk: Any) -> dict[str, Any]:
@@ -81,6 +83,41 @@ def simulate(*, counts: str, params: Mapping[str, Any]) -> None:
 
 
 @logged
+def download_kang2018(*, files: list[str], base_url: str, local_dir: str | None = None) -> None:
+    """Fetch the six GEO files of Kang et al. (2018) into the folder of `files`, checked against its MANIFEST.tsv."""
+    from scbeta.download import fetch_kang2018
+
+    fetch_kang2018(Path(files[0]).parent, base_url=base_url, local_dir=local_dir)
+
+
+@logged
+def prepare_kang2018(*, files: list[str], counts: str, n_top_genes: int) -> None:
+    """Parse the GEO files into one AnnData of singlets with a cell type, on the most variable genes."""
+    from scbeta.data import prepare_kang2018 as prepare
+    from scbeta.data import read_kang2018
+
+    cells = read_kang2018(Path(files[0]).parent)
+    logger.info("read %d cells × %d genes", cells.n_obs, cells.n_vars)
+    prepared = prepare(cells, n_top_genes=n_top_genes)
+    logger.info("kept %d singlets with a cell type, %d highly variable genes", prepared.n_obs, prepared.n_vars)
+    write_h5ad(prepared, counts, {"n_top_genes": n_top_genes})
+
+
+@logged
+def import_h5ad(*, path: str, counts: str, name: str, layer: str | None = None, factors: list[str] = (),
+                identity: str | None = None) -> None:
+    """Copy a user's AnnData of raw counts into the workflow, after checking its counts and columns."""
+    from scbeta.data import read_dataset_h5ad
+
+    adata = read_dataset_h5ad(path, layer=layer, factors=factors, identity=identity, name=name)
+    empty = np.asarray(adata.X.sum(axis=1)).ravel() == 0
+    if empty.any():
+        logger.warning("dropping %d cells without counts", int(empty.sum()))
+        adata = adata[~empty].copy()
+    write_h5ad(adata, counts, {"path": path, "layer": layer})
+
+
+@logged
 def train(*, counts: str, model: str, history: str, checkpoint: str, run: Mapping[str, Any],
           training: Mapping[str, Any]) -> None:
     """Fit one model of the sweep and save it into the folder of `model` (with `history`)."""
@@ -112,6 +149,16 @@ def latent(*, counts: str, model: str, latent: str, run: Mapping[str, Any]) -> N
 
 
 @logged
+def baseline(*, counts: str, latent: str, run: Mapping[str, Any], n_components: int) -> None:
+    """A classical baseline (PCA, FastICA or NMF on log-normalised counts) as a latent of `n_components` dims."""
+    from scbeta.baselines import fit_baseline
+
+    adata = ad.read_h5ad(counts)
+    z = fit_baseline(run["method"], counts_matrix(adata, source=counts), n_components, int(run["seed"]))
+    write_h5ad(_latent_adata(adata, z, run), latent, {**run, "n_components": n_components})
+
+
+@logged
 def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> None:
     """The dataset's own UMAP (log-normalised counts → PCA → kNN → UMAP), computed once for all figures."""
     import scanpy as sc
@@ -129,26 +176,50 @@ def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> N
     write_h5ad(out, embedding, {"seed": seed, "n_neighbors": n_neighbors})
 
 
-def score_latent(adata: ad.AnnData, factors: list[str], correlation: str = "pearson") -> pd.DataFrame:
-    """Every metric of one latent (`obsm["X_latent"]`) against its factors, as long rows.
+def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = None,
+                 correlation: str = "pearson", resolutions: tuple[float, ...] = DEFAULT_RESOLUTIONS,
+                 n_neighbors: int = 15, seed: int = 0) -> pd.DataFrame:
+    """Every metric of one latent (`obsm["X_latent"]`) against its factors and identity labels, as long rows.
 
-    Columns: `metric`, `factor` (empty for a summary over factors), `dim` (-1 where none), `value`.
+    max |corr| for each numeric factor; the disentanglement scores over all `factors` (numeric
+    or categorical); with an `identity` column, the best Leiden ARI (and its NMI and resolution)
+    and the per-label balanced accuracy of the best single dimension. Columns: `metric`,
+    `factor` (empty for a score over all factors), `dim` (-1 where none), `value`.
     """
+    from scbeta.metrics import all_scores, best_ari, identity_accuracy
+    from scbeta.metrics.disentanglement import is_categorical
+
     z = adata.obsm["X_latent"]
-    corr = max_abs_corr(z, adata.obs[factors].astype(float), method=correlation)
-    return pd.DataFrame({"metric": "max_abs_corr", "factor": corr.index, "dim": corr["dim"].to_numpy(),
-                         "value": corr["abs_corr"].to_numpy()})
+    table = adata.obs[factors]
+    numeric = [name for name in factors if not is_categorical(table[name])]
+    rows = []
+    if numeric:
+        corr = max_abs_corr(z, table[numeric].astype(float), method=correlation)
+        rows += [("max_abs_corr", factor, int(r.dim), r.abs_corr) for factor, r in corr.iterrows()]
+    rows += [(metric, "", -1, value) for metric, value in all_scores(z, table, seed=seed).items()]
+    if identity is not None:
+        labels = adata.obs[identity].astype(str).to_numpy()
+        clustering = best_ari(z, labels, resolutions=resolutions, n_neighbors=n_neighbors, seed=seed)
+        rows += [(f"best_{key}", "", -1, value) for key, value in clustering.items()]
+        accuracy = identity_accuracy(z, labels, seed=seed)
+        rows += [("identity_accuracy", r.label, int(r.dim), r.balanced_accuracy) for r in accuracy.itertuples()]
+    return pd.DataFrame(rows, columns=["metric", "factor", "dim", "value"])
 
 
 @logged
-def score(*, latent: str, scores: str, factors: list[str], correlation: str = "pearson") -> None:
+def score(*, latent: str, scores: str, factors: list[str], identity: str | None = None,
+          correlation: str = "pearson", resolutions: list[float] = list(DEFAULT_RESOLUTIONS),
+          n_neighbors: int = 15) -> None:
     """Score one run's latent; one row per metric × factor, with the run's parameters beside it."""
     adata = ad.read_h5ad(latent)
-    table = score_latent(adata, list(factors), correlation)
     run = adata.uns["run"]
+    settings = {"factors": list(factors), "identity": identity, "correlation": correlation,
+                "resolutions": list(resolutions), "n_neighbors": n_neighbors}
+    table = score_latent(adata, list(factors), identity, correlation, tuple(resolutions), n_neighbors,
+                         seed=int(run["seed"]))
     for position, key in enumerate(RUN_COLUMNS):
         table.insert(position, key, run[key])
-    write_tsv(table, scores, {"factors": list(factors), "correlation": correlation})
+    write_tsv(table, scores, settings)
 
 
 @logged
@@ -168,3 +239,44 @@ def figure2(*, embedding: str, max_abs_corr_table: str, latents: list[str], png:
 
     fig = plots.figure2(ad.read_h5ad(embedding), read_tsv(max_abs_corr_table), [ad.read_h5ad(p) for p in latents])
     save_figure(fig, [png, pdf])
+
+
+@logged
+def claims(*, markdown: str, html: str, table: str, simulated: str | None = None, real: str | None = None) -> None:
+    """Check the preprint's three claims against the metric tables: `claims.md`, its HTML page and a TSV."""
+    import markdown as md
+
+    from scbeta.claims import write_claims
+
+    write_claims(markdown, table, simulated=simulated, real=real)
+    body = md.markdown(Path(markdown).read_text(), extensions=["tables"])
+    page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Claims of the preprint</title>"
+            "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>"
+            f"<body>{body}</body></html>\n")
+    with atomic_path(html) as tmp:
+        tmp.write_text(page)
+
+
+PROVENANCE_PACKAGES = ("scbeta", "torch", "numpy", "scipy", "pandas", "anndata", "scanpy", "scikit-learn",
+                       "matplotlib", "seaborn", "leidenalg", "igraph", "snakemake")
+
+
+@logged
+def provenance(*, versions: str, config_used: str, config: Mapping[str, Any]) -> None:
+    """The versions of Python and of the packages the study ran with, and the config it ran with."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import yaml
+
+    rows = [("python", platform.python_version())]
+    for package in PROVENANCE_PACKAGES:
+        try:
+            rows.append((package, version(package)))
+        except PackageNotFoundError:
+            rows.append((package, "not installed"))
+    rows.append(("platform", platform.platform()))
+    write_tsv(pd.DataFrame(rows, columns=["package", "version"]), versions)
+    with atomic_path(config_used) as tmp:
+        tmp.write_text(yaml.safe_dump(dict(config), sort_keys=False))

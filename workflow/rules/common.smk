@@ -9,14 +9,19 @@ min_version("8.20")
 # Rules import the package from this checkout, also inside --sdm conda environments.
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
-from scbeta.config import enabled_datasets, expand_runs, validate
+from scbeta.config import BASELINES, OBJECTIVE_NAMES, check_datasets, enabled_datasets, expand_runs, validate
+from scbeta.download import KANG2018_FILES
 
 validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+check_datasets(config)
 
 RUNS = expand_runs(config)
 DATASETS = enabled_datasets(config)
+# Run names tell whether a latent comes from a trained model or from a classical baseline.
+VAE_RUN = "(" + "|".join(OBJECTIVE_NAMES) + r")_[A-Za-z0-9_.\-]+"
+BASELINE_RUN = "(" + "|".join(BASELINES) + r")_seed[0-9]+"
 
 
 wildcard_constraints:
@@ -53,6 +58,11 @@ def training_params(wildcards):
     }
 
 
+def training_gpus():
+    """GPUs a training job asks the cluster for: one when training runs on CUDA, else none."""
+    return int(config["training"]["device"].startswith("cuda"))
+
+
 def training_threads():
     return config["training"]["threads"]
 
@@ -61,8 +71,26 @@ def simulation_params(wildcards):
     return dataset_spec(wildcards.dataset)["simulate"]
 
 
-def dataset_factors(wildcards):
-    return dataset_spec(wildcards.dataset)["factors"]
+def dataset_value(key):
+    """An input/params function giving the dataset's config value `key` (None where it is not set)."""
+
+    def value(wildcards):
+        return dataset_spec(wildcards.dataset).get(key)
+
+    return value
+
+
+def kang2018_files():
+    """The six GEO files of Kang et al. (2018), stored flat under resources/<dataset>/."""
+    return expand("resources/{{dataset}}/{name}", name=list(KANG2018_FILES))
+
+
+def latent_size():
+    return config["training"]["n_latent"]
+
+
+def leiden_resolutions():
+    return config["evaluation"]["resolutions"]
 
 
 def correlation_method():
@@ -85,8 +113,7 @@ def score_files(wildcards):
 
 def figure2_dataset():
     """The first enabled simulated dataset: the one Figure 2 shows."""
-    names = [d for d in DATASETS if config["datasets"][d]["source"] == "simulate"]
-    return names[0] if names else None
+    return first_dataset("simulate")
 
 
 def figure2_input(name):
@@ -108,8 +135,24 @@ def figure2_latents(wildcards):
     return expand("results/{dataset}/latents/{run}.h5ad", dataset=dataset, run=chosen["run"])
 
 
+def first_dataset(*sources):
+    """The first enabled dataset whose source is one of `sources`, or None."""
+    return next((d for d in DATASETS if config["datasets"][d]["source"] in sources), None)
+
+
+def claims_inputs(wildcards):
+    """The metric tables the claims are checked on: the simulated and the real dataset, where enabled."""
+    inputs = {}
+    for role, sources in (("simulated", ("simulate",)), ("real", ("kang2018", "h5ad"))):
+        dataset = first_dataset(*sources)
+        if dataset is not None:
+            inputs[role] = f"results/{dataset}/metrics/all.tsv"
+    return inputs
+
+
 def all_targets():
     targets = [f"results/{d}/metrics/all.tsv" for d in DATASETS]
+    targets += ["results/claims.md", "results/claims.html", "results/provenance/versions.tsv"]
     if figure2_dataset() is not None:
         targets += ["results/figures/figure2.png", "results/figures/figure2.pdf"]
     return targets

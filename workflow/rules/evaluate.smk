@@ -29,8 +29,11 @@ rule score:
     benchmark:
         "results/benchmarks/{dataset}/score/{run}.tsv"
     params:
-        factors=dataset_factors,
+        factors=dataset_value("factors"),
+        identity=dataset_value("identity"),
         correlation=correlation_method(),
+        resolutions=leiden_resolutions(),
+        n_neighbors=n_neighbors(),
     resources:
         mem_mb=4000,
         runtime=30,

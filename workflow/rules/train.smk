@@ -21,6 +21,7 @@ rule train:
     resources:
         mem_mb=8000,
         runtime=240,
+        gpu=training_gpus(),
     conda:
         "../../envs/torch.yaml"
     script:
@@ -37,6 +38,8 @@ rule latent:
         "results/logs/{dataset}/latent/{run}.log",
     benchmark:
         "results/benchmarks/{dataset}/latent/{run}.tsv"
+    wildcard_constraints:
+        run=VAE_RUN,
     params:
         run=run_params,
     resources:
@@ -46,3 +49,26 @@ rule latent:
         "../../envs/torch.yaml"
     script:
         "../scripts/latent.py"
+
+
+rule baseline:
+    input:
+        counts="results/{dataset}/counts.h5ad",
+    output:
+        latent="results/{dataset}/latents/{run}.h5ad",
+    log:
+        "results/logs/{dataset}/baseline/{run}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/baseline/{run}.tsv"
+    wildcard_constraints:
+        run=BASELINE_RUN,
+    params:
+        run=run_params,
+        n_components=latent_size(),
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/scbeta.yaml"
+    script:
+        "../scripts/baseline.py"

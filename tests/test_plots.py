@@ -1,0 +1,264 @@
+"""Figures from small synthetic inputs: panels, β colours, skipped targets, PNG/PDF output."""
+import anndata as ad
+import matplotlib
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+from PIL import Image
+
+from scbeta import plots
+from scbeta._io import save_figure
+
+RUN_KEYS = ["dataset", "run", "method", "objective", "beta", "c_max", "gamma", "seed"]
+CELL_TYPES = ["B cells", "CD4 T cells", "CD14+ Monocytes", "Megakaryocytes"]
+AGGREGATES = ["mig", "dci_disentanglement", "sap", "lms_smi"]
+
+
+def _runs(dataset, betas, seeds, extra=True):
+    runs = [("vae", "beta", b, 0.0, 0.0) for b in betas]
+    if extra:
+        runs += [("vae", "capacity", b, 10.0, 0.0) for b in betas[:2]] + [("vae", "factorvae", 1.0, 0.0, 10.0)]
+        runs += [(m, "", 0.0, 0.0, 0.0) for m in ("pca", "nmf")]
+    out = []
+    for method, objective, beta, c_max, gamma in runs:
+        for seed in seeds:
+            name = f"{method}_seed{seed}" if method != "vae" else f"{objective}_beta{beta:g}_g{gamma:g}_seed{seed}"
+            out.append(dict(dataset=dataset, run=name, method=method, objective=objective, beta=beta, c_max=c_max,
+                            gamma=gamma, seed=seed))
+    return out
+
+
+def _table(dataset, betas, seeds=(0, 1, 2), real=True, cell_types=CELL_TYPES, n_dims=5, extra=True):
+    rng = np.random.default_rng(1)
+    rows = []
+    for run in _runs(dataset, betas, seeds, extra):
+        def add(metric, factor, dim, value):
+            rows.append({**run, "metric": metric, "factor": factor, "dim": dim, "value": value})
+        if real:
+            add("max_abs_corr", "stim_indicator", int(rng.integers(n_dims)), rng.uniform(0.7, 0.9))
+            for cell_type in cell_types:
+                add("identity_accuracy", cell_type, int(rng.integers(n_dims)), rng.uniform(0.6, 1.0))
+        else:
+            for factor in ("identity_00", "activity_00"):
+                add("max_abs_corr", factor, int(rng.integers(n_dims)), rng.uniform(0.3, 0.8))
+        add("best_ari", np.nan, -1, rng.uniform(0.3, 0.8))
+        add("best_nmi", np.nan, -1, rng.uniform(0.3, 0.8))
+        for metric in AGGREGATES:
+            add(metric, np.nan, -1, rng.uniform(0, 1))
+    return pd.DataFrame(rows)
+
+
+def _embedding(n_cells=300, cell_types=CELL_TYPES):
+    rng = np.random.default_rng(0)
+    obs = pd.DataFrame({"cell": pd.Categorical(rng.choice(cell_types, n_cells), categories=cell_types),
+                        "stim": rng.choice(["ctrl", "stim"], n_cells)},
+                       index=[f"c{i}" for i in range(n_cells)])
+    obs["stim_indicator"] = (obs["stim"] == "stim").astype(float)
+    embedding = ad.AnnData(obs=obs)
+    embedding.obsm["X_umap"] = rng.normal(size=(n_cells, 2)).astype(np.float32)
+    return embedding
+
+
+def _latent(embedding, table, beta, n_dims=5):
+    run = table[(table["objective"] == "beta") & (table["beta"] == beta) & (table["seed"] == 0)].iloc[0]
+    latent = ad.AnnData(obs=embedding.obs.copy())
+    latent.obsm["X_latent"] = np.random.default_rng(2).normal(size=(embedding.n_obs, n_dims)).astype(np.float32)
+    latent.uns["run"] = {key: run[key] for key in RUN_KEYS}
+    return latent
+
+
+def _beta_gids(fig):
+    """(β, facecolour) of every bar and scatter collection tagged with a β."""
+    found = []
+    for ax in fig.axes:
+        for artist in [*ax.patches, *ax.collections]:
+            gid = artist.get_gid() or ""
+            if gid.startswith("beta="):
+                face = artist.get_facecolor()
+                face = np.atleast_2d(face)
+                found.extend((float(gid[5:]), tuple(color)) for color in face)
+    return found
+
+
+def _assert_beta_colours(fig, expected_betas):
+    found = _beta_gids(fig)
+    assert {beta for beta, _ in found} == set(expected_betas)
+    for beta, color in found:
+        assert np.allclose(color, to_rgba(plots.beta_color(beta))), beta
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_beta_colours_and_ci():
+    assert plots.beta_color(1) != plots.beta_color(2)
+    assert plots.beta_color(50) == plots.beta_color(500)  # saturates beyond the range
+    assert plots.beta_palette([2, 1, 2]) == {1: plots.beta_color(1), 2: plots.beta_color(2)}
+    mean, half, n = plots.mean_ci([1.0, 2.0, 3.0])
+    assert (mean, n) == (2.0, 3) and half == pytest.approx(4.302653 / np.sqrt(3))
+    assert np.isnan(plots.mean_ci([1.0])[1]) and plots.mean_ci([np.nan])[2] == 0
+
+
+def test_figure3_panels_colours_and_skipped_targets(tmp_path):
+    # the small dataset: no dendritic cells, no megakaryocytes
+    cell_types = ["B cells", "CD4 T cells", "CD8 T cells", "CD14+ Monocytes", "FCGR3A+ Monocytes"]
+    betas = [1.0, 1.5, 2.0, 5.0]
+    table = _table("kang", betas, cell_types=cell_types)
+    embedding = _embedding(cell_types=cell_types)
+    latents = [_latent(embedding, table, 1.0), _latent(embedding, table, 2.0)]
+    fig = plots.figure3(embedding, table, latents)
+
+    titles = [ax.get_title(loc="left") + ax.get_title() for ax in fig.axes]
+    assert any("Exp. factor recovery" in t for t in titles)
+    assert any("Clustering recovery" in t for t in titles)
+    assert all("β-VAE runs only" in t for t in titles if t.startswith(("B  ", "C  ", "D  ")))
+    # E: one column per present target plus the stimulated cells; a top row plus one row per latent
+    highlighted = [t for t in titles if "(n = " in t]
+    assert len(highlighted) == 2
+    assert highlighted[0].startswith("B cells") and highlighted[1].startswith("IFN-β stimulated")
+    assert not any("Dendritic" in t or "Megakaryocytes" in t for t in titles)
+    assert sum(t.startswith("β = ") for t in titles) == 2 * len(latents)
+    suptitles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle is not None]
+    assert any("not in these data: Dendritic cells, Megakaryocytes" in t for t in suptitles)
+    # the latent panel shows the dimension named by the table for that run
+    run = latents[0].uns["run"]["run"]
+    dim = table[(table["run"] == run) & (table["factor"] == "B cells")]["dim"].iloc[0]
+    assert any(t.startswith(f"β = 1: dim {dim} ") for t in titles)
+    # B–D only β-VAE β values; all bars coloured by beta_color
+    _assert_beta_colours(fig, betas)
+    bars_d = [p for ax in fig.axes for p in ax.patches if (p.get_gid() or "").startswith("beta=")]
+    assert len(bars_d) == 2 * len(betas) + len(cell_types) * len(betas)
+
+    save_figure(fig, [tmp_path / "figure3.png", tmp_path / "figure3.pdf"])
+    with Image.open(tmp_path / "figure3.png") as image:
+        assert image.info["dpi"][0] >= 199
+    assert mpimg.imread(tmp_path / "figure3.png").ndim == 3
+    assert (tmp_path / "figure3.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_figure3_all_targets_and_no_latents():
+    table = _table("kang", [1.0, 2.0], extra=False)
+    embedding = _embedding()
+    fig = plots.figure3(embedding, table, [_latent(embedding, table, 1.0)])
+    highlighted = [ax.get_title() for ax in fig.axes if "(n = " in ax.get_title()]
+    assert [t.split(" (n")[0] for t in highlighted] == ["B cells", "Megakaryocytes", "IFN-β stimulated"]
+    assert not any("β-VAE runs only" in ax.get_title(loc="left") for ax in fig.axes)
+    plt.close(fig)
+    fig = plots.figure3(embedding, table, [])
+    assert not any("(n = " in ax.get_title() for ax in fig.axes)
+
+
+def test_figure3_needs_beta_runs():
+    table = _table("kang", [1.0])
+    with pytest.raises(ValueError, match="no β-VAE runs"):
+        plots.figure3(_embedding(), table[table["objective"] != "beta"], [])
+
+
+def test_tradeoff_panels_markers_and_colours(tmp_path):
+    betas_real, betas_sim = [1.0, 2.0, 5.0], [1.0, 10.0, 50.0]
+    tables = {"kang": _table("kang", betas_real), "simulated": _table("sim", betas_sim, real=False)}
+    fig = plots.tradeoff(tables)
+    data_axes = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert len(data_axes) == 3  # two panels for the real data, one for the simulated
+    assert [ax.get_title() for ax in data_axes] == ["kang", "kang", "simulated"]
+    assert "max |r|" in data_axes[0].get_ylabel() and "balanced accuracy" in data_axes[1].get_ylabel()
+    assert "MIG" in data_axes[2].get_ylabel()
+    _assert_beta_colours(fig, set(betas_real) | set(betas_sim))
+    markers = {(c.get_gid() or "") for ax in data_axes for c in ax.collections}
+    assert {"method=PCA", "method=NMF"} <= markers
+    legend_labels = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    assert {"β-VAE", "Capacity (C_max = 10)", "FactorVAE", "PCA", "NMF", "1", "50"} <= legend_labels
+    # legends sit outside every data axis
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for legend in fig.legends:
+        box = legend.get_window_extent(renderer)
+        assert all(box.x0 >= ax.get_window_extent(renderer).x1 for ax in data_axes)
+    save_figure(fig, [tmp_path / "tradeoff.png"])
+    assert mpimg.imread(tmp_path / "tradeoff.png").shape[0] > 400
+
+
+def test_tradeoff_simulated_falls_back_to_lms_smi():
+    table = _table("sim", [1.0, 10.0], real=False, extra=False)
+    fig = plots.tradeoff({"sim": table[table["metric"] != "mig"]})
+    assert "LMS-SMI" in fig.axes[0].get_ylabel()
+
+
+def test_metrics_by_beta_grid(tmp_path):
+    tables = {"kang": _table("kang", [1.0, 2.0, 5.0]), "simulated": _table("sim", [1.0, 10.0], real=False)}
+    fig = plots.metrics_by_beta(tables)
+    axes = np.array(fig.axes).reshape(len(AGGREGATES) + 2, 2)  # + best ARI and best NMI
+    assert [ax.get_title() for ax in axes[0]] == ["kang", "simulated"]
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["MIG", "DCI disentanglement", "SAP", "LMS-SMI", "Best ARI",
+                                                     "Best NMI"]
+    assert all(ax.get_xscale() == "log" for ax in axes.ravel())
+    assert [t.get_text() for t in axes[-1, 0].get_xticklabels()] == ["1", "2", "5", "10"]  # FactorVAE at γ = 10
+    gids = {line.get_gid() for line in axes[0, 0].lines}
+    assert {"method=β-VAE", "method=Capacity (C_max = 10)", "method=FactorVAE", "baseline=PCA",
+            "baseline=NMF"} <= gids
+    # baselines: a horizontal line at their mean
+    table = tables["kang"]
+    pca = table[(table["method"] == "pca") & (table["metric"] == "mig")]["value"].mean()
+    line = next(line for line in axes[0, 0].lines if line.get_gid() == "baseline=PCA")
+    assert np.allclose(line.get_ydata(), pca)
+    # β-VAE line: the mean over seeds at each β
+    vae = table[(table["objective"] == "beta") & (table["metric"] == "mig")].groupby("beta")["value"].mean()
+    line = next(line for line in axes[0, 0].lines if line.get_gid() == "method=β-VAE")
+    assert np.allclose(line.get_xdata(), vae.index) and np.allclose(line.get_ydata(), vae.to_numpy())
+    legend_labels = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert {"PCA (mean)", "NMF (mean)", "β-VAE"} <= legend_labels
+    save_figure(fig, [tmp_path / "metrics.pdf"])
+    assert (tmp_path / "metrics.pdf").stat().st_size > 1000
+
+
+def test_figure2_keeps_its_signature_and_beta_colours(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 200
+    obs = pd.DataFrame({"identity": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+                        "identity_00": rng.uniform(size=n), "activity_00": rng.uniform(size=n)},
+                       index=[f"c{i}" for i in range(n)])
+    embedding = ad.AnnData(obs=obs)
+    embedding.obsm["X_umap"] = rng.normal(size=(n, 2))
+    table = _table("sim", [1.0, 10.0], real=False)  # β-VAE, capacity, FactorVAE and baselines
+    tcvae = table[table["objective"] == "beta"].assign(objective="tcvae", beta=6.0, run=lambda t: t["run"] + "_tc")
+    table = pd.concat([table, tcvae], ignore_index=True)
+    corr = table[table["metric"] == "max_abs_corr"].rename(columns={"value": "abs_corr"})
+    latent = _latent(embedding, table, 1.0)
+    fig = plots.figure2(embedding, corr, [latent])
+    _assert_beta_colours(fig, [1.0, 10.0])  # β-VAE and capacity only: no FactorVAE, β-TCVAE or baselines
+    n_bars = sum((p.get_gid() or "").startswith("beta=") for ax in fig.axes for p in ax.patches)
+    assert n_bars == 2 * 2 * 2  # 2 factors × 2 β × (C_max = 0, C_max = 10)
+    suptitles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle is not None]
+    assert any("FactorVAE, β-TCVAE not shown" in t for t in suptitles)
+    legend_labels = {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
+    assert {"1", "10"} <= legend_labels
+    latent_axes = [ax for ax in fig.axes if ax.get_title().startswith("β = 1:")]
+    assert len(latent_axes) == 2
+    limits = latent_axes[0].collections[0].get_clim()
+    assert limits[0] == pytest.approx(-limits[1])  # diverging scale centred at 0
+    save_figure(fig, [tmp_path / "figure2.png"])
+    assert mpimg.imread(tmp_path / "figure2.png").ndim == 3
+
+
+def test_point_size_shrinks_with_cells():
+    assert plots.point_size(100) > plots.point_size(1000) > plots.point_size(100000) >= 0.1
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_metrics_by_beta_wraps_many_metrics_into_two_blocks():
+    table = _table("sim", [1.0, 10.0], real=False, extra=False)
+    extra = table[table["metric"] == "mig"]
+    table = pd.concat([table] + [extra.assign(metric=m) for m in plots.AGGREGATE_METRICS
+                                 if m not in set(table["metric"])], ignore_index=True)
+    fig = plots.metrics_by_beta({"sim": table})
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert len(visible) == len(plots.AGGREGATE_METRICS)
+    assert [ax.get_title() for ax in visible].count("sim") == 2  # one title per block
+    assert sum(bool(ax.get_xlabel()) for ax in visible) == 2  # x axis labelled at the foot of each block
+    assert fig.get_size_inches()[1] < 11  # fits a printed page

@@ -1,0 +1,4 @@
+"""Rule prepare_kang2018: one call into the package (see scbeta.pipeline.prepare_kang2018)."""
+from scbeta import pipeline
+
+pipeline.prepare_kang2018(**pipeline.rule_args(snakemake))  # noqa: F821
