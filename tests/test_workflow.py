@@ -46,12 +46,23 @@ def test_every_output_exists_and_is_finite(finished):
     assert {"max_abs_corr", "mig", "dci_disentanglement", "lms_smi", "best_ari", "identity_accuracy"} <= set(
         scores["metric"])
     assert np.isfinite(scores["value"]).all()
-    for name in ("figures/figure2.png", "figures/figure2.pdf", "claims.md", "claims.html", "claims.tsv",
+    for name in ("figures/figure2.png", "figures/figure2.pdf", "figures/tradeoff.png", "figures/tradeoff.pdf",
+                 "figures/metrics_by_beta.png", "figures/metrics_by_beta.pdf", "claims.md", "claims.html", "claims.tsv",
                  "provenance/versions.tsv", "provenance/config.yaml"):
         assert (results / name).stat().st_size > 100, name
     assert "1a. Alignment with the simulated factors rises with β" in (results / "claims.md").read_text()
     assert not list(results.rglob("*.part*")), "temporary files left behind"
     assert not list((results / "simulated").glob("checkpoints/*/checkpoint.pt"))
+
+
+def test_report_is_self_contained(finished):
+    result = run_snakemake(finished, TINY_CONFIG, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ERROR" not in result.stderr, result.stderr[-3000:]
+    html = (finished / "results" / "report.html").read_text()
+    for name in ("figure2.png", "tradeoff.png", "metrics_by_beta.png", "claims.html", "versions.tsv", "all.tsv"):
+        assert name in html, name
+    assert "<script src=\"http" not in html  # no assets fetched from the network
 
 
 def test_rerun_has_nothing_to_do(finished):

@@ -61,6 +61,8 @@ def test_real_data_metrics_are_complete(kang_run):
         stim = rows[(rows["metric"] == "max_abs_corr")]
         assert list(stim["factor"]) == ["stim_indicator"]
         assert rows["value"].dropna().between(-1, 2).all() and np.isfinite(rows["value"]).all()
+    for name in ("figure3.png", "figure3.pdf", "tradeoff.png", "metrics_by_beta.png"):
+        assert (workdir / "results" / "figures" / name).stat().st_size > 10_000, name
     claims = (workdir / "results" / "claims.md").read_text()
     assert "2a. Alignment with stimulation rises with β" in claims
 

@@ -280,3 +280,26 @@ def provenance(*, versions: str, config_used: str, config: Mapping[str, Any]) ->
     write_tsv(pd.DataFrame(rows, columns=["package", "version"]), versions)
     with atomic_path(config_used) as tmp:
         tmp.write_text(yaml.safe_dump(dict(config), sort_keys=False))
+
+
+@logged
+def figure3(*, embedding: str, table: str, latents: list[str], png: str, pdf: str, identity: str,
+            stimulation: str, targets: list[str]) -> None:
+    """Figure 3 of the preprint from the real dataset's cached UMAP, its metric table and the panel-E latents."""
+    from scbeta import plots
+
+    fig = plots.figure3(ad.read_h5ad(embedding), read_tsv(table), [ad.read_h5ad(p) for p in latents],
+                        identity=identity, stimulation=stimulation, targets=targets)
+    save_figure(fig, [png, pdf])
+
+
+@logged
+def summary_figures(*, tables: list[str], tradeoff_png: str, tradeoff_pdf: str, metrics_png: str,
+                    metrics_pdf: str) -> None:
+    """The trade-off figure and every metric against β, over all datasets."""
+    from scbeta import plots
+
+    frames = [read_tsv(path) for path in tables]
+    by_dataset = {str(frame["dataset"].iloc[0]): frame for frame in frames if len(frame)}
+    save_figure(plots.tradeoff(by_dataset), [tradeoff_png, tradeoff_pdf])
+    save_figure(plots.metrics_by_beta(by_dataset), [metrics_png, metrics_pdf])

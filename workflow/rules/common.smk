@@ -150,9 +150,47 @@ def claims_inputs(wildcards):
     return inputs
 
 
+def figure3_dataset():
+    """The first enabled real dataset (Kang et al. 2018, else a user's): the one Figure 3 shows."""
+    return first_dataset("kang2018", "h5ad")
+
+
+def figure3_input(name):
+    return f"results/{figure3_dataset()}/{name}"
+
+
+def figure3_value(key):
+    return dataset_spec(figure3_dataset()).get(key)
+
+
+def figure3_stimulation():
+    """The experimental factor of Figure 3B and 3E: the real dataset's first factor."""
+    return dataset_spec(figure3_dataset())["factors"][0]
+
+
+def figure3_targets():
+    return config["figures"]["figure3_targets"]
+
+
+def figure3_latents(wildcards):
+    """Panel E: the β-VAE latents (first seed) at the configured β values."""
+    dataset = figure3_dataset()
+    runs = runs_of(dataset)
+    chosen = runs[
+        (runs["objective"] == "beta")
+        & (runs["seed"] == runs["seed"].min())
+        & runs["beta"].isin(config["figures"]["figure3_betas"])
+    ]
+    return expand("results/{dataset}/latents/{run}.h5ad", dataset=dataset, run=chosen["run"])
+
+
 def all_targets():
     targets = [f"results/{d}/metrics/all.tsv" for d in DATASETS]
     targets += ["results/claims.md", "results/claims.html", "results/provenance/versions.tsv"]
     if figure2_dataset() is not None:
         targets += ["results/figures/figure2.png", "results/figures/figure2.pdf"]
+    if figure3_dataset() is not None and dataset_spec(figure3_dataset()).get("identity"):
+        targets += ["results/figures/figure3.png", "results/figures/figure3.pdf"]
+    if DATASETS:
+        targets += ["results/figures/tradeoff.png", "results/figures/metrics_by_beta.png"]
     return targets

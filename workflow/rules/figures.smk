@@ -1,19 +1,73 @@
-rule figure2:
+# Figure 2 shows the first simulated dataset, Figure 3 the first real one; each exists only
+# when such a dataset is enabled.
+if figure2_dataset() is not None:
+
+    rule figure2:
+        input:
+            embedding=figure2_input("embedding.h5ad"),
+            max_abs_corr_table=figure2_input("metrics/max_abs_corr.tsv"),
+            latents=figure2_latents,
+        output:
+            png=report("results/figures/figure2.png", caption="../report/figure2.rst", category="Figures"),
+            pdf="results/figures/figure2.pdf",
+        log:
+            "results/logs/figures/figure2.log",
+        benchmark:
+            "results/benchmarks/figures/figure2.tsv"
+        resources:
+            mem_mb=4000,
+            runtime=20,
+        conda:
+            "../../envs/scbeta.yaml"
+        script:
+            "../scripts/figure2.py"
+
+
+if figure3_dataset() is not None:
+
+    rule figure3:
+        input:
+            embedding=figure3_input("embedding.h5ad"),
+            table=figure3_input("metrics/all.tsv"),
+            latents=figure3_latents,
+        output:
+            png=report("results/figures/figure3.png", caption="../report/figure3.rst", category="Figures"),
+            pdf="results/figures/figure3.pdf",
+        log:
+            "results/logs/figures/figure3.log",
+        benchmark:
+            "results/benchmarks/figures/figure3.tsv"
+        params:
+            identity=figure3_value("identity"),
+            stimulation=figure3_stimulation(),
+            targets=figure3_targets(),
+        resources:
+            mem_mb=4000,
+            runtime=20,
+        conda:
+            "../../envs/scbeta.yaml"
+        script:
+            "../scripts/figure3.py"
+
+
+rule summary_figures:
     input:
-        embedding=figure2_input("embedding.h5ad"),
-        max_abs_corr_table=figure2_input("metrics/max_abs_corr.tsv"),
-        latents=figure2_latents,
+        tables=expand("results/{dataset}/metrics/all.tsv", dataset=DATASETS),
     output:
-        png=report("results/figures/figure2.png", caption="../report/figure2.rst", category="Figures"),
-        pdf="results/figures/figure2.pdf",
+        tradeoff_png=report("results/figures/tradeoff.png", caption="../report/tradeoff.rst", category="Figures"),
+        tradeoff_pdf="results/figures/tradeoff.pdf",
+        metrics_png=report(
+            "results/figures/metrics_by_beta.png", caption="../report/metrics_by_beta.rst", category="Figures"
+        ),
+        metrics_pdf="results/figures/metrics_by_beta.pdf",
     log:
-        "results/logs/figures/figure2.log",
+        "results/logs/figures/summary.log",
     benchmark:
-        "results/benchmarks/figures/figure2.tsv"
+        "results/benchmarks/figures/summary.tsv"
     resources:
         mem_mb=4000,
         runtime=20,
     conda:
         "../../envs/scbeta.yaml"
     script:
-        "../scripts/figure2.py"
+        "../scripts/summary_figures.py"
