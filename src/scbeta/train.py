@@ -55,35 +55,46 @@ class CountStore:
         self.n_cells, self.n_genes = counts.shape
         self.device = device
         self.indptr = torch.as_tensor(counts.indptr.astype(np.int64), device=device)
-        self.indices = torch.as_tensor(counts.indices.astype(np.int32), device=device)
+        # No copies on the CPU: the store shares the arrays of `counts` (already int32 up to 2^31 entries).
+        self.indices = torch.as_tensor(counts.indices.astype(np.int32, copy=False), device=device)
         self.values = torch.as_tensor(counts.data, device=device)
         totals = np.asarray(counts.sum(axis=1)).ravel()
         if (totals <= 0).any():
             raise ValueError(f"{int((totals <= 0).sum())} cells have no counts; remove empty cells before training")
         self.log_library = torch.as_tensor(np.log(totals), dtype=torch.float32, device=device)
-        row_of_entry = np.repeat(np.arange(self.n_cells), np.diff(counts.indptr))
-        log_factorial = np.bincount(row_of_entry, weights=_lgamma1p(counts.data), minlength=self.n_cells)
-        self.log_factorial = torch.as_tensor(log_factorial, dtype=torch.float32, device=device)
+        self.log_factorial = torch.as_tensor(_log_factorials(counts), dtype=torch.float32, device=device)
 
     def batch(self, idx: torch.Tensor) -> CountBatch:
         """The cells `idx` (a 1-D index tensor on the device) as a `CountBatch`."""
         starts = self.indptr[idx]
         lengths = self.indptr[idx + 1] - starts
-        rows = torch.repeat_interleave(torch.arange(len(idx), device=self.device), lengths)
-        offsets = torch.cumsum(lengths, 0) - lengths
-        positions = starts[rows] + torch.arange(len(rows), device=self.device) - offsets[rows]
-        cols = self.indices[positions].long()
-        values = self.values[positions]
-        x = torch.zeros(len(idx), self.n_genes, device=self.device)
-        x[rows, cols] = values
-        return CountBatch(x=x, rows=rows, cols=cols, values=values,
+        rows = torch.repeat_interleave(lengths)
+        # An entry's position in the store is its cell's start plus its rank among the cell's entries.
+        shift = starts - (torch.cumsum(lengths, 0) - lengths)
+        positions = torch.arange(len(rows), device=self.device) + shift.index_select(0, rows)
+        cols = self.indices.index_select(0, positions).long()
+        values = self.values.index_select(0, positions)
+        x = torch.zeros(len(idx) * self.n_genes, device=self.device)
+        x.scatter_(0, rows * self.n_genes + cols, values)
+        return CountBatch(x=x.view(len(idx), self.n_genes), rows=rows, cols=cols, values=values,
                           log_library=self.log_library[idx], log_factorial=self.log_factorial[idx])
 
 
-def _lgamma1p(values: np.ndarray) -> np.ndarray:
+def _log_factorials(counts: sp.csr_matrix, chunk: int = 16_384) -> np.ndarray:
+    """Σ_g lgamma(x + 1) per cell, a constant of the likelihood.
+
+    In chunks of cells, so that the float64 temporaries stay a few hundred MB at a million cells.
+    """
     from scipy.special import gammaln
 
-    return gammaln(values.astype(np.float64) + 1.0)
+    out = np.empty(counts.shape[0])
+    for start in range(0, counts.shape[0], chunk):
+        indptr = counts.indptr[start:start + chunk + 1]
+        n_rows = len(indptr) - 1
+        rows = np.repeat(np.arange(n_rows), np.diff(indptr))
+        values = counts.data[indptr[0]:indptr[-1]].astype(np.float64)
+        out[start:start + n_rows] = np.bincount(rows, weights=gammaln(values + 1.0), minlength=n_rows)
+    return out
 
 
 def default_epochs(n_cells: int) -> int:
@@ -116,6 +127,19 @@ def _format_seconds(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
+def _adam(params: Any, lr: float) -> torch.optim.Adam:
+    """Adam with scVI's settings (eps 0.01, weight decay 1e-6), so that runs compare with scvi-tools.
+
+    The fused kernel updates all parameters in one pass instead of a dozen per tensor, which is
+    several times faster per step; torch before 2.4 has it only on CUDA.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, eps=0.01, weight_decay=1e-6, fused=True)
+    except RuntimeError:
+        return torch.optim.Adam(params, lr=lr, eps=0.01, weight_decay=1e-6)
+
+
 def train(module: VAE, objective: Objective, store: CountStore, *, epochs: int, batch_size: int = 128,
           lr: float = 1e-3, seed: int = 0, checkpoint_dir: str | Path | None = None,
           checkpoint_every: int = 10, run_id: str = "") -> pd.DataFrame:
@@ -127,8 +151,7 @@ def train(module: VAE, objective: Objective, store: CountStore, *, epochs: int, 
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    # scVI's optimiser settings, so that runs compare with scvi-tools.
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr, eps=0.01, weight_decay=1e-6)
+    optimizer = _adam(module.parameters(), lr)
     history: list[dict[str, float]] = []
     start = 0
     path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None

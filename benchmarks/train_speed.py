@@ -1,0 +1,216 @@
+"""Seconds per epoch and final ELBO of scbeta.fit against scvi-tools' SCVI, same model, same data.
+
+Run (in a virtualenv that has both packages, see benchmarks/README.md):
+    python benchmarks/train_speed.py [--cells 4000 25000] [--epochs 5] [--likelihood zinb|nb] [--scbeta-only]
+
+Both tools train the same architecture (1 × 128 hidden, 10 latent, dropout 0.1), likelihood,
+batch size (128), optimiser (Adam, lr 1e-3, eps 0.01, weight decay 1e-6) and KL warm-up on all
+cells of the same simulated counts (~70 % zeros), on 2 threads. scbeta.fit caps its 400-epoch
+warm-up at the length of the run (the KL weight rises linearly to 1 over a 5-epoch run), so
+scvi-tools gets the same per-step ramp (n_steps_kl_warmup = all steps of the run).
+
+Seconds per epoch is the median over the epochs after the first, in wall-clock time and in CPU
+time of the process (less sensitive to other load on the machine). After training, each model's
+negative ELBO per cell (reconstruction + KL at weight 1, nats) is evaluated the same way, in eval
+mode, on the training cells. The floor is this machine's lower bound for scbeta's work: the
+matrix products at the measured rate of a large matmul plus scbeta's elementwise passes over
+batch × genes at the measured rate of an add on a batch-sized tensor (all of it in cache).
+"""
+from __future__ import annotations
+
+import os
+
+# OpenMP workers that spin between parallel regions (the default) stall each other on a busy
+# machine: 10× slower epochs for both tools at a load average of 3 on 2 cores. Sleeping workers
+# are robust to load but make each parallel op pay a wake-up, about 2× slower for scbeta's many
+# small ops on an idle machine. So sleeping is the default here; on an idle machine, run with
+# OMP_WAIT_POLICY=ACTIVE. Must be set before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import anndata as ad  # noqa: E402
+import torch  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._pytree import tree_flatten  # noqa: E402
+
+import scbeta  # noqa: E402
+from scbeta.module import VAE  # noqa: E402
+from scbeta.simulate import simulate_counts  # noqa: E402
+from scbeta.train import CountStore  # noqa: E402
+
+THREADS = 2
+ARCH = {"n_hidden": 128, "n_latent": 10, "n_layers": 1}
+DROPOUT, BATCH, LR, WARMUP = 0.1, 128, 1e-3, 400
+N_GENES = 2000
+
+
+def simulate(n_cells: int) -> ad.AnnData:
+    return simulate_counts(n_cells, N_GENES, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0,
+                           de_scale=1.0, seed=0)
+
+
+class _EpochClock(logging.Handler):
+    """Wall-clock and CPU time at each epoch's log line of scbeta's training loop."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.marks = [(time.perf_counter(), time.process_time())]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("epoch "):
+            self.marks.append((time.perf_counter(), time.process_time()))
+
+
+def run_scbeta(adata: ad.AnnData, epochs: int, likelihood: str) -> tuple[float, float, float]:
+    """(median wall s per epoch, median CPU s per epoch, −ELBO per cell after training)."""
+    logger = logging.getLogger("scbeta")
+    clock, level = _EpochClock(), logger.level
+    logger.addHandler(clock)
+    logger.setLevel(logging.INFO)
+    try:
+        model = scbeta.fit(adata, epochs=epochs, batch_size=BATCH, lr=LR, dropout=DROPOUT, likelihood=likelihood,
+                           kl_warmup_epochs=epochs, seed=0, device="cpu", **ARCH)
+    finally:
+        logger.removeHandler(clock)
+        logger.setLevel(level)
+    laps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(clock.marks[1:], clock.marks[2:])]  # epochs 2, 3, ...
+    store = CountStore(adata.X, model.device)
+    torch.manual_seed(1)
+    total = 0.0
+    with torch.no_grad():
+        for idx in torch.arange(store.n_cells).split(BATCH):
+            out = model.module(store.batch(idx))
+            total += float((out.recon + out.kl).sum())
+    return statistics.median(w for w, _ in laps), statistics.median(c for _, c in laps), total / store.n_cells
+
+
+def run_scvi(adata: ad.AnnData, epochs: int, likelihood: str) -> tuple[float, float, float]:
+    """(median wall s per epoch, median CPU s per epoch, −ELBO per cell), trained on every cell (no validation)."""
+    import lightning.pytorch as pl
+    import scvi
+
+    class EpochClock(pl.Callback):
+        def __init__(self) -> None:
+            self.laps: list[tuple[float, float]] = []
+
+        def on_train_epoch_start(self, trainer, module) -> None:  # noqa: ANN001
+            self.tic = (time.perf_counter(), time.process_time())
+
+        def on_train_epoch_end(self, trainer, module) -> None:  # noqa: ANN001
+            self.laps.append((time.perf_counter() - self.tic[0], time.process_time() - self.tic[1]))
+
+    scvi.settings.seed = 0
+    adata = adata.copy()
+    scvi.model.SCVI.setup_anndata(adata)
+    model = scvi.model.SCVI(adata, dropout_rate=DROPOUT, gene_likelihood=likelihood, **ARCH)
+    clock = EpochClock()
+    steps = epochs * math.ceil(adata.n_obs / BATCH)
+    model.train(max_epochs=epochs, batch_size=BATCH, train_size=1.0, accelerator="cpu", devices=1,
+                plan_kwargs={"lr": LR, "weight_decay": 1e-6, "eps": 0.01, "n_epochs_kl_warmup": None,
+                             "n_steps_kl_warmup": steps},
+                callbacks=[clock], enable_progress_bar=False)
+    model.module.eval()
+    torch.manual_seed(1)
+    laps = clock.laps[1:]  # the first epoch pays for lazy initialisation
+    # get_elbo returns the ELBO (higher is better): minus the mean of reconstruction loss + KL.
+    return (statistics.median(w for w, _ in laps), statistics.median(c for _, c in laps),
+            -float(model.get_elbo(adata, batch_size=BATCH)))
+
+
+class _DensePasses(TorchDispatchMode):
+    """Counts the aten calls that write a tensor of `numel` elements, matrix products and views excluded."""
+
+    def __init__(self, numel: int) -> None:
+        super().__init__()
+        self.numel, self.count = numel, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        out = func(*args, **(kwargs or {}))
+        if not func.is_view and func.overloadpacket.__name__ not in ("mm", "addmm") and any(
+                isinstance(t, torch.Tensor) and t.numel() == self.numel for t in tree_flatten(out)[0]):
+            self.count += 1
+        return out
+
+
+def dense_passes_per_step(likelihood: str) -> int:
+    """Elementwise passes over cells × genes in one scbeta training step (forward and backward)."""
+    cells = 100  # not 128: 128 × 2000 is also the size of a decoder weight, which Adam updates
+    adata = simulate_counts(cells, N_GENES, lib_loc=8.0, lib_scale=0.4, seed=0)
+    module = VAE(N_GENES, dropout=DROPOUT, likelihood=likelihood, **ARCH)
+    batch = CountStore(adata.X, torch.device("cpu")).batch(torch.arange(cells))
+    counter = _DensePasses(cells * N_GENES)
+    with counter:
+        out = module(batch)
+        (out.recon + out.kl).mean().backward()
+    return counter.count
+
+
+def _best_seconds(op, repeats: int = 50) -> float:  # noqa: ANN001
+    """Fastest wall-clock seconds of one call: a floor is the machine's best, not its average under load."""
+    op()
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - tic)
+    return min(times)
+
+
+def floor(n_cells: int, likelihood: str, passes: int) -> tuple[float, float]:
+    """(matmul seconds, elementwise seconds) per epoch at this machine's measured rates.
+
+    Leaves out Adam (the fused step over 0.77 M parameters), the sparse lgamma terms and the
+    per-op overhead of the framework, so it is a lower bound.
+    """
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    flops_per_second = 2 * 2048**3 / _best_seconds(lambda: a @ b, repeats=10)
+    x, y = torch.randn(BATCH, N_GENES), torch.randn(BATCH, N_GENES)
+    elements_per_second = x.numel() / _best_seconds(lambda: torch.add(x, y, out=x))
+    heads = 2 if likelihood == "zinb" else 1
+    hidden = ARCH["n_hidden"]
+    # Per cell: encoder G×H forward and weight gradient (the input needs none); each decoder head
+    # H×G forward, weight gradient and input gradient. The 10-wide latent layers are negligible.
+    flops = n_cells * (2 * 2 * N_GENES * hidden + heads * 3 * 2 * hidden * N_GENES)
+    return flops / flops_per_second, passes * n_cells * N_GENES / elements_per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, nargs="+", default=[4000, 25_000])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--likelihood", choices=("zinb", "nb"), default="zinb")
+    parser.add_argument("--scbeta-only", action="store_true", help="skip scvi-tools")
+    args = parser.parse_args()
+    torch.set_num_threads(THREADS)
+    versions = f"torch {torch.__version__}, scbeta {scbeta.__version__}"
+    if not args.scbeta_only:
+        import scvi
+
+        versions += f", scvi-tools {scvi.__version__}"
+    print(f"{versions}; {THREADS} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
+          f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    passes = dense_passes_per_step(args.likelihood)
+    print(f"{args.likelihood}, batch {BATCH}, {args.epochs} epochs, {N_GENES} genes; "
+          f"{passes} elementwise passes over batch × genes per scbeta step")
+    print(f"{'cells':>7}  {'tool':<10} {'s/epoch':>8} {'CPU s':>7} {'ratio':>6} {'-ELBO/cell':>11}")
+    for n_cells in args.cells:
+        adata = simulate(n_cells)
+        ours, ours_cpu, ours_elbo = run_scbeta(adata, args.epochs, args.likelihood)
+        print(f"{n_cells:>7}  {'scbeta':<10} {ours:>8.2f} {ours_cpu:>7.2f} {1:>6.2f} {ours_elbo:>11.2f}", flush=True)
+        if not args.scbeta_only:
+            theirs, theirs_cpu, theirs_elbo = run_scvi(adata, args.epochs, args.likelihood)
+            print(f"{n_cells:>7}  {'scvi-tools':<10} {theirs:>8.2f} {theirs_cpu:>7.2f} {theirs / ours:>6.2f} "
+                  f"{theirs_elbo:>11.2f}  (ELBO {100 * (theirs_elbo - ours_elbo) / theirs_elbo:+.2f} %)", flush=True)
+        matmul, elementwise = floor(n_cells, args.likelihood, passes)
+        print(f"{n_cells:>7}  {'floor':<10} {matmul + elementwise:>8.2f}  = {matmul:.2f} s matmul "
+              f"+ {elementwise:.2f} s elementwise", flush=True)
+    print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
