@@ -435,7 +435,7 @@ def claims_markdown(simulated: pd.DataFrame | None, real: pd.DataFrame | None, *
         "(β = 1, scVI's ELBO; or C_max = 0 at the same β). Baselines (PCA, ICA, NMF) are not part of the claims.",
         "",
         "## Test", "",
-        f"- **Welch's unequal-variance t-test, one-sided** in the direction the preprint predicts, for each "
+        "- **Welch's unequal-variance t-test, one-sided** in the direction the preprint predicts, for each "
         "compared level against the reference. Seeds are independent replicate trainings, so the groups are "
         "independent samples; there are few of them; and their spread differs between β values "
         "(Fig. 3B shows much wider intervals at β ≤ 1.5), so the pooled-variance t-test does not fit. "
