@@ -93,6 +93,7 @@ def check_datasets(config: Mapping[str, Any]) -> None:
     dataset's factors must be programs the simulator makes. Raises one-line ValueErrors.
     """
     from scbeta.data import check_dataset_h5ad
+    from scbeta.simulate import SimulationParams
 
     for name in enabled_datasets(config):
         spec = config["datasets"][name]
@@ -101,8 +102,10 @@ def check_datasets(config: Mapping[str, Any]) -> None:
             check_dataset_h5ad(spec["path"], layer=spec.get("layer"), columns=columns, name=name)
         elif spec["source"] == "simulate":
             params = spec.get("simulate", {})
-            known = ([f"identity_{k:02d}" for k in range(params.get("n_identities", 5))]
-                     + [f"activity_{k:02d}" for k in range(params.get("n_activities", 1))] + ["identity"])
+            n_identities = params.get("n_identities", SimulationParams.n_identities)
+            n_activities = params.get("n_activities", SimulationParams.n_activities)
+            known = ([f"identity_{k:02d}" for k in range(n_identities)]
+                     + [f"activity_{k:02d}" for k in range(n_activities)] + ["identity"])
             unknown = [f for f in spec["factors"] if f not in known]
             if unknown:
                 raise ConfigError(f"config key datasets.{name}.factors: {unknown} are not simulated; "

@@ -198,6 +198,12 @@ def prepare_kang2018(adata: ad.AnnData, n_top_genes: int = 2000) -> ad.AnnData:
     return prepared
 
 
+def _require_columns(adata: ad.AnnData, columns: Sequence[str], source: str) -> None:
+    for column in columns:
+        if column not in adata.obs:
+            raise ValueError(f"{source}: obs column {column!r} not found; available: {list(adata.obs.columns)}")
+
+
 def read_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors: Sequence[str] = (),
                       identity: str | None = None, name: str | None = None) -> ad.AnnData:
     """Read a user's .h5ad of raw counts: X becomes the checked counts (float32 CSR; from `layer` if given).
@@ -207,9 +213,7 @@ def read_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors
     """
     source = f"dataset {name or Path(path).stem!r} ({path})"
     adata = ad.read_h5ad(path)
-    for column in [*factors, *([identity] if identity is not None else [])]:
-        if column not in adata.obs:
-            raise ValueError(f"{source}: obs column {column!r} not found; available: {list(adata.obs.columns)}")
+    _require_columns(adata, [*factors, *([identity] if identity is not None else [])], source)
     counts = counts_matrix(adata, layer=layer, source=source)
     return ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy())
 
@@ -228,9 +232,7 @@ def check_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, column
     except Exception as error:  # h5py and anndata raise many types for a file that is not an AnnData
         raise ValueError(f"{source}: not a readable .h5ad file ({type(error).__name__}: {error})") from None
     try:
-        for column in columns:
-            if column not in adata.obs:
-                raise ValueError(f"{source}: obs column {column!r} not found; available: {list(adata.obs.columns)}")
+        _require_columns(adata, columns, source)
         if adata.n_obs == 0 or adata.n_vars == 0:
             raise ValueError(f"{source}: the count matrix is empty ({adata.n_obs} cells × {adata.n_vars} genes)")
         head = adata[: min(n_check, adata.n_obs)].to_memory()
