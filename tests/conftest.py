@@ -36,13 +36,14 @@ def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 900):
 TINY_CONFIG = {
     "seeds": [0, 1],
     "training": {"epochs": 3, "n_hidden": 32, "checkpoint_every": 2, "threads": 1, "device": "cpu"},
+    "evaluation": {"neighbors_method": "gauss"},
     "datasets": {
         "simulated": {
             "simulate": {"n_cells": 300, "n_genes": 120, "de_prob": 0.2},
             "sweep": [{"objective": "beta", "beta": [1, 10]},
                       {"objective": "capacity", "beta": [1, 10], "c_max": [5]},
                       {"objective": "tcvae", "beta": [6]},
-                      {"objective": "factorvae", "gamma": [10]}],
+                      {"objective": "factorvae", "gamma": [10], "discriminator_width": 32}],
             "baselines": ["pca"],
         },
         "kang2018": {"enabled": False},

@@ -46,6 +46,20 @@ def test_uninformative_latent_scores_near_chance():
     assert best_ari(latent, labels, resolutions=(0.5, 1.0))["ari"] < 0.05
 
 
+@pytest.mark.parametrize("neighbors_method", ["umap", "gauss"])
+def test_both_graph_weightings_recover_separated_types_and_not_noise(neighbors_method):
+    latent, labels = _one_hot_latent(n_per_type=80, n_types=5, seed=4)
+    assert best_ari(latent, labels, neighbors_method=neighbors_method)["ari"] == pytest.approx(1.0)
+    noise = np.random.default_rng(5).normal(size=latent.shape)
+    assert best_ari(noise, labels, neighbors_method=neighbors_method)["ari"] < 0.05
+
+
+def test_unknown_graph_weighting_is_refused():
+    latent, labels = _one_hot_latent()
+    with pytest.raises(ValueError, match="neighbors_method must be 'umap' or 'gauss', got 'knn'"):
+        best_ari(latent, labels, neighbors_method="knn")
+
+
 def test_labels_with_too_few_cells_give_nan():
     latent, labels = _one_hot_latent(n_per_type=20, n_types=2)
     labels = labels.astype(object)

@@ -77,6 +77,63 @@ def test_beta_objective_with_capacity_is_refused(config):
         expand_runs(bad)
 
 
+def test_sweep_entry_options_reach_only_its_runs(config):
+    config["datasets"]["simulated"]["sweep"] = [
+        {"objective": "factorvae", "gamma": [6, 10], "discriminator_width": 64},
+        {"objective": "tcvae", "beta": [6], "tc_estimator": "mws"},
+        {"objective": "beta", "beta": [1]},
+    ]
+    validate(config, SCHEMA)
+    runs = expand_runs(config).set_index("run")
+    simulated = runs[runs["dataset"] == "simulated"]
+    assert simulated.loc["factorvae_gamma10_seed0", "objective_params"] == {"discriminator_width": 64}
+    assert simulated.loc["tcvae_beta6_cmax0_seed2", "objective_params"] == {"tc_estimator": "mws"}
+    assert simulated.loc["beta_beta1_cmax0_seed1", "objective_params"] == {}
+
+
+def test_an_option_of_another_objective_is_refused(config):
+    config["datasets"]["simulated"]["sweep"] = [{"objective": "tcvae", "beta": [6], "discriminator_width": 64}]
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match=r"datasets\.simulated\.sweep\.0: objective 'tcvae' takes no "
+                                          r"discriminator_width \(allowed: tc_estimator\)"):
+        expand_runs(config)
+
+
+def test_one_run_with_two_settings_is_refused(config):
+    config["datasets"]["simulated"]["sweep"] = [
+        {"objective": "factorvae", "gamma": [10]},
+        {"objective": "factorvae", "gamma": [6, 10], "discriminator_width": 64},
+    ]
+    with pytest.raises(ConfigError, match="run factorvae_gamma10_seed0 appears in two entries"):
+        expand_runs(config)
+
+
+def test_max_cells_of_a_simulated_dataset_is_refused(config):
+    from scbeta.config import check_datasets
+
+    config["datasets"]["simulated"]["max_cells"] = 100
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match=r"datasets\.simulated\.max_cells: .*simulate\.n_cells"):
+        check_datasets(config)
+
+
+def test_quick_config_keeps_the_figure_grids_at_a_smaller_size(config):
+    from snakemake.utils import update_config
+
+    update_config(config, yaml.safe_load((REPO / "config" / "quick.yaml").read_text()))  # as --configfile does
+    validate(config, SCHEMA)
+    runs = expand_runs(config)
+    simulated, kang = (runs[runs["dataset"] == name] for name in ("simulated", "kang2018"))
+    preprint = simulated[simulated["objective"].isin(["beta", "capacity"])]
+    assert sorted(preprint["beta"].unique()) == [1, 10, 30, 50] and sorted(preprint["c_max"].unique()) == [0, 10]
+    assert sorted(kang.loc[kang["objective"] == "beta", "beta"].unique()) == [1, 1.5, 2, 3, 4, 5]
+    assert sorted(runs["seed"].unique()) == [0, 1, 2]
+    assert config["datasets"]["simulated"]["simulate"]["n_cells"] < 5000
+    assert config["datasets"]["kang2018"]["max_cells"] is not None
+    factorvae = runs[runs["objective"] == "factorvae"]
+    assert all(params["discriminator_width"] < 1000 for params in factorvae["objective_params"])
+
+
 def test_disabled_datasets_have_no_runs(config):
     config["datasets"]["simulated"]["enabled"] = False
     runs = expand_runs(config)

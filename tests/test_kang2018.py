@@ -126,6 +126,18 @@ def test_prepare_keeps_singlets_with_a_cell_type(geo, adata):
     assert adata.n_obs == 2 * N_CELLS                     # the input is left alone
 
 
+def test_prepare_keeps_a_seeded_subset_of_singlets_in_order(adata):
+    full = prepare_kang2018(adata, n_top_genes=20)
+    subset = prepare_kang2018(adata, n_top_genes=20, max_cells=30, seed=1)
+    assert subset.n_obs == 30 and (subset.obs["multiplets"] == "singlet").all()
+    positions = full.obs_names.get_indexer(subset.obs_names)
+    assert (positions >= 0).all() and (np.diff(positions) > 0).all()   # a subset, in the original order
+    again = prepare_kang2018(adata, n_top_genes=20, max_cells=30, seed=1)
+    other = prepare_kang2018(adata, n_top_genes=20, max_cells=30, seed=2)
+    assert list(again.obs_names) == list(subset.obs_names) and list(other.obs_names) != list(subset.obs_names)
+    assert prepare_kang2018(adata, n_top_genes=20, max_cells=10_000).n_obs == full.n_obs
+
+
 def test_prepare_caps_the_number_of_genes(adata):
     assert prepare_kang2018(adata, n_top_genes=10_000).n_vars == N_GENES
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from scbeta.simulate import factor_names, simulate_counts
 
@@ -85,3 +86,23 @@ def test_dropout_removes_low_counts():
 def test_bad_parameters_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         simulate_counts(**{"n_cells": 10, "n_genes": 10, **bad})
+
+
+def test_row_blocks_stack_like_scipy_and_are_released():
+    from scbeta.simulate import _stack_rows
+
+    rng = np.random.default_rng(0)
+    blocks = [sp.random(rows, 40, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+              for rows in (7, 1, 30, 12)]
+    expected = sp.vstack(blocks, format="csr")
+    stacked = _stack_rows(blocks)
+    assert blocks == []
+    assert stacked.shape == expected.shape and (stacked != expected).nnz == 0
+    assert stacked.indices.dtype == stacked.indptr.dtype == np.int32
+
+
+def test_chunked_simulation_is_a_valid_csr_of_all_cells():
+    adata = simulate_counts(n_cells=250, n_genes=60, seed=2, chunk_size=64)
+    adata.X.check_format(full_check=True)
+    assert adata.shape == (250, 60) and adata.X.has_sorted_indices
+    assert np.array_equal(adata.X.data, np.round(adata.X.data)) and (adata.X.data > 0).all()

@@ -1,5 +1,6 @@
 """The real `snakemake` command on a tiny configuration, end to end."""
 import copy
+import json
 
 import anndata as ad
 import numpy as np
@@ -38,6 +39,8 @@ def test_every_output_exists_and_is_finite(finished):
         assert len(history) == 3 and np.isfinite(history[["loss", "recon", "kl"]].to_numpy()).all()
         assert (results / "benchmarks" / "simulated" / "train" / f"{run}.tsv").exists()
         assert "epoch 3/3" in (results / "logs" / "simulated" / "train" / f"{run}.log").read_text()
+    params = json.loads((results / "simulated" / "models" / "factorvae_gamma10_seed0" / "params.json").read_text())
+    assert params["objective_params"]["discriminator_width"] == 32 and params["objective_params"]["gamma"] == 10
     table = read_tsv(results / "simulated" / "metrics" / "max_abs_corr.tsv")
     assert set(table["run"]) == set(runs)
     assert len(table) == len(runs) * 6

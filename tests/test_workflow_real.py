@@ -77,9 +77,11 @@ def test_a_users_h5ad_runs_through_the_same_rules(tmp_path, small_counts):
     config = {**REAL_CONFIG, "datasets": {
         "simulated": {"enabled": False}, "kang2018": {"enabled": False},
         "mine": {"source": "h5ad", "path": str(path), "layer": "raw", "factors": ["condition"],
-                 "identity": "identity", "sweep": [{"objective": "beta", "beta": [1]}]}}}
+                 "identity": "identity", "max_cells": 400, "sweep": [{"objective": "beta", "beta": [1]}]}}}
     result = run_snakemake(tmp_path / "run", config, "--cores", "2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    imported = ad.read_h5ad(tmp_path / "run" / "results" / "mine" / "counts.h5ad")
+    assert imported.n_obs == 400 and set(imported.obs_names) <= set(data.obs_names)
     table = read_tsv(tmp_path / "run" / "results" / "mine" / "metrics" / "all.tsv")
     assert "condition" in set(table.loc[table["metric"] == "max_abs_corr", "factor"])
     assert np.isfinite(table["value"]).all()

@@ -1,5 +1,6 @@
 """scbeta: disentangled scVI-style variational autoencoders for single-cell RNA-seq."""
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("scbeta")
@@ -7,6 +8,15 @@ except PackageNotFoundError:  # running from a source checkout that is not insta
     __version__ = "0.0.0+unknown"
 
 from scbeta import data, metrics, simulate  # noqa: E402
-from scbeta.model import Model, fit, load  # noqa: E402
 
 __all__ = ["Model", "fit", "load", "data", "metrics", "simulate", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # The model API needs torch, which takes a second to import; jobs that only score,
+    # plot or simulate never pay for it.
+    if name in ("Model", "fit", "load"):
+        from scbeta import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'scbeta' has no attribute {name!r}")

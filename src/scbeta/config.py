@@ -13,6 +13,9 @@ import yaml
 RUN_COLUMNS = ["dataset", "run", "method", "objective", "beta", "c_max", "gamma", "seed"]
 BASELINES = ("pca", "ica", "nmf")
 OBJECTIVE_NAMES = ("beta", "capacity", "tcvae", "factorvae")
+# Keys a sweep entry may add for its objective; they go to the objective unchanged and are
+# fixed for the entry (not swept), e.g. a narrower FactorVAE discriminator for a quick run.
+OBJECTIVE_OPTIONS = {"tcvae": ("tc_estimator",), "factorvae": ("discriminator_width",)}
 
 
 class ConfigError(ValueError):
@@ -58,31 +61,50 @@ def enabled_datasets(config: Mapping[str, Any]) -> list[str]:
     return [name for name, spec in config["datasets"].items() if spec.get("enabled", True)]
 
 
+def _objective_options(dataset: str, position: int, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The objective keywords a sweep entry fixes (see OBJECTIVE_OPTIONS); refuses those of another objective."""
+    objective = entry["objective"]
+    where = f"config key datasets.{dataset}.sweep.{position}"
+    if objective == "beta" and any(c > 0 for c in entry.get("c_max", [0.0])):
+        raise ConfigError(f"{where}: objective 'beta' takes no c_max > 0; use objective 'capacity'")
+    allowed = OBJECTIVE_OPTIONS.get(objective, ())
+    options = {key: entry[key] for keys in OBJECTIVE_OPTIONS.values() for key in keys if key in entry}
+    misplaced = sorted(set(options) - set(allowed))
+    if misplaced:
+        raise ConfigError(f"{where}: objective {objective!r} takes no {', '.join(misplaced)}"
+                          f" (allowed: {', '.join(allowed) or 'none'})")
+    return options
+
+
 def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
     """One row per run of every enabled dataset: its sweep (objective × β × C_max × γ × seed) and baselines.
 
-    Columns are `RUN_COLUMNS`; `run` is unique within a dataset.
+    Columns are `RUN_COLUMNS` and `objective_params` (the sweep entry's fixed objective keywords,
+    a dict); `run` is unique within a dataset.
     """
     records = []
     for dataset in enabled_datasets(config):
         spec = config["datasets"][dataset]
         seeds = spec.get("seeds", config["seeds"])
-        for entry in spec["sweep"]:
-            objective = entry["objective"]
-            if objective == "beta" and any(c > 0 for c in entry.get("c_max", [0.0])):
-                raise ConfigError(f"config key datasets.{dataset}.sweep: objective 'beta' takes no c_max > 0; "
-                                  "use objective 'capacity'")
+        for position, entry in enumerate(spec["sweep"]):
+            options = _objective_options(dataset, position, entry)
             grid = itertools.product(entry.get("beta", [1.0]), entry.get("c_max", [0.0]),
                                      entry.get("gamma", [0.0]), seeds)
             for beta, c_max, gamma, seed in grid:
-                records.append({"dataset": dataset, "method": "vae", "objective": objective, "beta": float(beta),
-                                "c_max": float(c_max), "gamma": float(gamma), "seed": int(seed)})
+                records.append({"dataset": dataset, "method": "vae", "objective": entry["objective"],
+                                "beta": float(beta), "c_max": float(c_max), "gamma": float(gamma), "seed": int(seed),
+                                "objective_params": options})
         for method in spec.get("baselines", []):
             records.extend({"dataset": dataset, "method": method, "objective": "", "beta": 0.0, "c_max": 0.0,
-                            "gamma": 0.0, "seed": int(seed)} for seed in seeds)
-    table = pd.DataFrame.from_records(records, columns=[c for c in RUN_COLUMNS if c != "run"])
+                            "gamma": 0.0, "seed": int(seed), "objective_params": {}} for seed in seeds)
+    columns = [c for c in RUN_COLUMNS if c != "run"] + ["objective_params"]
+    table = pd.DataFrame.from_records(records, columns=columns)
     table.insert(1, "run", [run_id(r.method, r.objective, r.beta, r.c_max, r.gamma, r.seed)
                             for r in table.itertuples()])
+    for (dataset, run), rows in table.groupby(["dataset", "run"]):
+        if any(params != rows["objective_params"].iloc[0] for params in rows["objective_params"]):
+            raise ConfigError(f"config key datasets.{dataset}.sweep: run {run} appears in two entries with "
+                              f"different settings {rows['objective_params'].tolist()}; give it one")
     return table.drop_duplicates(["dataset", "run"]).reset_index(drop=True)
 
 
@@ -101,6 +123,9 @@ def check_datasets(config: Mapping[str, Any]) -> None:
             columns = [*spec["factors"], *([spec["identity"]] if spec.get("identity") else [])]
             check_dataset_h5ad(spec["path"], layer=spec.get("layer"), columns=columns, name=name)
         elif spec["source"] == "simulate":
+            if spec.get("max_cells") is not None:
+                raise ConfigError(f"config key datasets.{name}.max_cells: a simulated dataset takes its "
+                                  "number of cells from simulate.n_cells")
             params = spec.get("simulate", {})
             n_identities = params.get("n_identities", SimulationParams.n_identities)
             n_activities = params.get("n_activities", SimulationParams.n_activities)

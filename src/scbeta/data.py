@@ -161,11 +161,26 @@ def read_kang2018(folder: str | os.PathLike) -> ad.AnnData:
     return ad.AnnData(X=sp.vstack(counts, format="csr", dtype=np.float32), obs=obs, var=var)
 
 
-def prepare_kang2018(adata: ad.AnnData, n_top_genes: int = 2000) -> ad.AnnData:
+def subsample_cells(adata: ad.AnnData, max_cells: int | None, seed: int = 0) -> ad.AnnData:
+    """At most `max_cells` cells, drawn uniformly without replacement with `seed`, in their original order.
+
+    Returns `adata` itself when `max_cells` is None or not below its number of cells.
+    """
+    if max_cells is None or max_cells >= adata.n_obs:
+        return adata
+    if max_cells < 1:
+        raise ValueError(f"max_cells must be at least 1, got {max_cells}")
+    chosen = np.random.default_rng(seed).choice(adata.n_obs, size=max_cells, replace=False)
+    return adata[np.sort(chosen)].copy()
+
+
+def prepare_kang2018(adata: ad.AnnData, n_top_genes: int = 2000, max_cells: int | None = None,
+                     seed: int = 0) -> ad.AnnData:
     """Singlets with a known cell type, on the `n_top_genes` most variable genes; raw counts kept.
 
-    Genes are ranked by Seurat v3 normalised variance computed on the counts of the kept cells
-    (needs the scikit-misc package); `n_top_genes` is capped at the number of genes. Adds obs
+    With `max_cells`, a random subset of that many singlets (`subsample_cells` with `seed`) is kept
+    first. Genes are ranked by Seurat v3 normalised variance computed on the counts of the kept
+    cells (needs the scikit-misc package); `n_top_genes` is capped at the number of genes. Adds obs
     `stim_indicator` (float32: 1.0 stimulated, 0.0 control) and the ranking statistics to var.
     """
     import scanpy as sc  # slow to import; only this step needs it
@@ -178,7 +193,7 @@ def prepare_kang2018(adata: ad.AnnData, n_top_genes: int = 2000) -> ad.AnnData:
     keep = (adata.obs["multiplets"] == "singlet").to_numpy() & adata.obs["cell"].notna().to_numpy()
     if not keep.any():
         raise ValueError("Kang et al. (2018) cells: no singlet with a known cell type")
-    cells = adata[keep].copy()
+    cells = subsample_cells(adata[keep].copy(), max_cells, seed)
     stim = cells.obs["stim"].astype(object)
     unknown = sorted(set(stim.dropna()) - {"ctrl", "stim"}) + (["NA"] if stim.isna().any() else [])
     if unknown:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-import torch
 
 from scbeta import __version__
 from scbeta._io import atomic_path, read_tsv, save_figure, write_h5ad, write_tsv
@@ -40,8 +40,23 @@ def rule_args(smk: Any) -> dict[str, Any]:
     return args
 
 
+def limit_threads(threads: int) -> None:
+    """Let torch, BLAS and OpenMP in this process use at most `threads` threads (the job's share of the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threads = max(1, int(threads))
+    # torch reads OMP_NUM_THREADS when it is first imported; set it too where it already is.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    threadpool_limits(limits=threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def logged(step: Callable[..., None]) -> Callable[..., None]:
-    """Send the `scbeta` logger to the file `log` (and stderr) while `step` runs; log its duration."""
+    """Send the `scbeta` logger to the file `log` (and stderr) while `step` runs; log its duration.
+
+    The step runs with at most `threads` threads (see `limit_threads`).
+    """
 
     @functools.wraps(step)
     def wrapper(*, log: str | None = None, threads: int = 1, **kwargs: Any) -> None:
@@ -54,7 +69,7 @@ def logged(step: Callable[..., None]) -> Callable[..., None]:
             handler.setFormatter(formatter)
             logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        torch.set_num_threads(max(1, int(threads)))
+        limit_threads(threads)
         tic = time.perf_counter()
         logger.info("scbeta %s: %s", __version__, step.__name__)
         try:
@@ -91,30 +106,36 @@ def download_kang2018(*, files: list[str], base_url: str, local_dir: str | None 
 
 
 @logged
-def prepare_kang2018(*, files: list[str], counts: str, n_top_genes: int) -> None:
-    """Parse the GEO files into one AnnData of singlets with a cell type, on the most variable genes."""
+def prepare_kang2018(*, files: list[str], counts: str, n_top_genes: int, max_cells: int | None = None,
+                     subsample_seed: int = 0) -> None:
+    """Parse the GEO files into one AnnData of singlets with a cell type (at most `max_cells`), on the most
+    variable genes."""
     from scbeta.data import prepare_kang2018 as prepare
     from scbeta.data import read_kang2018
 
     cells = read_kang2018(Path(files[0]).parent)
     logger.info("read %d cells × %d genes", cells.n_obs, cells.n_vars)
-    prepared = prepare(cells, n_top_genes=n_top_genes)
+    prepared = prepare(cells, n_top_genes=n_top_genes, max_cells=max_cells, seed=subsample_seed)
     logger.info("kept %d singlets with a cell type, %d highly variable genes", prepared.n_obs, prepared.n_vars)
-    write_h5ad(prepared, counts, {"n_top_genes": n_top_genes})
+    write_h5ad(prepared, counts, {"n_top_genes": n_top_genes, "max_cells": max_cells,
+                                  "subsample_seed": subsample_seed})
 
 
 @logged
 def import_h5ad(*, path: str, counts: str, name: str, layer: str | None = None, factors: list[str] = (),
-                identity: str | None = None) -> None:
-    """Copy a user's AnnData of raw counts into the workflow, after checking its counts and columns."""
-    from scbeta.data import read_dataset_h5ad
+                identity: str | None = None, max_cells: int | None = None, subsample_seed: int = 0) -> None:
+    """Copy a user's AnnData of raw counts (at most `max_cells` cells) into the workflow, after checking
+    its counts and columns."""
+    from scbeta.data import read_dataset_h5ad, subsample_cells
 
     adata = read_dataset_h5ad(path, layer=layer, factors=factors, identity=identity, name=name)
     empty = np.asarray(adata.X.sum(axis=1)).ravel() == 0
     if empty.any():
         logger.warning("dropping %d cells without counts", int(empty.sum()))
         adata = adata[~empty].copy()
-    write_h5ad(adata, counts, {"path": path, "layer": layer})
+    adata = subsample_cells(adata, max_cells, subsample_seed)
+    logger.info("imported %d cells × %d genes", adata.n_obs, adata.n_vars)
+    write_h5ad(adata, counts, {"path": path, "layer": layer, "max_cells": max_cells, "subsample_seed": subsample_seed})
 
 
 @logged
@@ -125,7 +146,9 @@ def train(*, counts: str, model: str, history: str, checkpoint: str, run: Mappin
 
     adata = ad.read_h5ad(counts)
     training = dict(training)
-    objective_params = {"gamma": run["gamma"]} if run["objective"] == "factorvae" else None
+    objective_params = dict(run.get("objective_params") or {})
+    if run["objective"] == "factorvae":
+        objective_params["gamma"] = run["gamma"]
     fitted = fit(adata, objective=run["objective"], beta=run["beta"], c_max=run["c_max"], seed=int(run["seed"]),
                  checkpoint=checkpoint, objective_params=objective_params, **training)
     fitted.save(Path(model).parent)
@@ -178,7 +201,7 @@ def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> N
 
 def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = None,
                  correlation: str = "pearson", resolutions: tuple[float, ...] = DEFAULT_RESOLUTIONS,
-                 n_neighbors: int = 15, seed: int = 0) -> pd.DataFrame:
+                 n_neighbors: int = 15, seed: int = 0, neighbors_method: str = "umap") -> pd.DataFrame:
     """Every metric of one latent (`obsm["X_latent"]`) against its factors and identity labels, as long rows.
 
     max |corr| for each numeric factor; the disentanglement scores over all `factors` (numeric
@@ -199,7 +222,8 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
     rows += [(metric, "", -1, value) for metric, value in all_scores(z, table, seed=seed).items()]
     if identity is not None:
         labels = adata.obs[identity].astype(str).to_numpy()
-        clustering = best_ari(z, labels, resolutions=resolutions, n_neighbors=n_neighbors, seed=seed)
+        clustering = best_ari(z, labels, resolutions=resolutions, n_neighbors=n_neighbors, seed=seed,
+                              neighbors_method=neighbors_method)
         rows += [(f"best_{key}", "", -1, value) for key, value in clustering.items()]
         accuracy = identity_accuracy(z, labels, seed=seed)
         rows += [("identity_accuracy", r.label, int(r.dim), r.balanced_accuracy) for r in accuracy.itertuples()]
@@ -208,15 +232,15 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
 
 @logged
 def score(*, latent: str, scores: str, factors: list[str], identity: str | None = None,
-          correlation: str = "pearson", resolutions: list[float] = list(DEFAULT_RESOLUTIONS),
-          n_neighbors: int = 15) -> None:
+          correlation: str = "pearson", resolutions: Sequence[float] = DEFAULT_RESOLUTIONS,
+          n_neighbors: int = 15, neighbors_method: str = "umap") -> None:
     """Score one run's latent; one row per metric × factor, with the run's parameters beside it."""
     adata = ad.read_h5ad(latent)
     run = adata.uns["run"]
     settings = {"factors": list(factors), "identity": identity, "correlation": correlation,
-                "resolutions": list(resolutions), "n_neighbors": n_neighbors}
+                "resolutions": list(resolutions), "n_neighbors": n_neighbors, "neighbors_method": neighbors_method}
     table = score_latent(adata, list(factors), identity, correlation, tuple(resolutions), n_neighbors,
-                         seed=int(run["seed"]))
+                         seed=int(run["seed"]), neighbors_method=neighbors_method)
     for position, key in enumerate(RUN_COLUMNS):
         table.insert(position, key, run[key])
     write_tsv(table, scores, settings)

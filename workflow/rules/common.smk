@@ -80,6 +80,15 @@ def dataset_value(key):
     return value
 
 
+def subsample_seed():
+    """Seed of a real dataset's random subset of cells (where it sets max_cells); 0 where unset."""
+
+    def seed(wildcards):
+        return dataset_spec(wildcards.dataset).get("subsample_seed", 0)
+
+    return seed
+
+
 def kang2018_files():
     """The six GEO files of Kang et al. (2018), stored flat under resources/<dataset>/."""
     return expand("resources/{{dataset}}/{name}", name=list(KANG2018_FILES))
@@ -99,6 +108,10 @@ def correlation_method():
 
 def n_neighbors():
     return config["evaluation"]["n_neighbors"]
+
+
+def neighbors_method():
+    return config["evaluation"]["neighbors_method"]
 
 
 def embedding_seed():

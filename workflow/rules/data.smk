@@ -32,6 +32,8 @@ rule prepare_kang2018:
         dataset=datasets_from("kang2018"),
     params:
         n_top_genes=dataset_value("n_top_genes"),
+        max_cells=dataset_value("max_cells"),
+        subsample_seed=subsample_seed(),
     resources:
         mem_mb=16000,
         runtime=60,
@@ -57,6 +59,8 @@ rule import_h5ad:
         layer=dataset_value("layer"),
         factors=dataset_value("factors"),
         identity=dataset_value("identity"),
+        max_cells=dataset_value("max_cells"),
+        subsample_seed=subsample_seed(),
     resources:
         mem_mb=16000,
         runtime=60,

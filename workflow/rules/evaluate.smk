@@ -34,6 +34,7 @@ rule score:
         correlation=correlation_method(),
         resolutions=leiden_resolutions(),
         n_neighbors=n_neighbors(),
+        neighbors_method=neighbors_method(),
     resources:
         mem_mb=4000,
         runtime=30,
