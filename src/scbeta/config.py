@@ -61,8 +61,8 @@ def enabled_datasets(config: Mapping[str, Any]) -> list[str]:
     return [name for name, spec in config["datasets"].items() if spec.get("enabled", True)]
 
 
-def _objective_options(dataset: str, position: int, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The objective keywords a sweep entry fixes (see OBJECTIVE_OPTIONS); refuses those of another objective."""
+def _entry_options(dataset: str, position: int, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a sweep entry against its objective; return the objective keywords it fixes (see OBJECTIVE_OPTIONS)."""
     objective = entry["objective"]
     where = f"config key datasets.{dataset}.sweep.{position}"
     if objective == "beta" and any(c > 0 for c in entry.get("c_max", [0.0])):
@@ -87,7 +87,7 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
         spec = config["datasets"][dataset]
         seeds = spec.get("seeds", config["seeds"])
         for position, entry in enumerate(spec["sweep"]):
-            options = _objective_options(dataset, position, entry)
+            options = _entry_options(dataset, position, entry)
             grid = itertools.product(entry.get("beta", [1.0]), entry.get("c_max", [0.0]),
                                      entry.get("gamma", [0.0]), seeds)
             for beta, c_max, gamma, seed in grid:
