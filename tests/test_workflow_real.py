@@ -28,8 +28,8 @@ def kang_run(tmp_path_factory):
     written = write_geo_layout(geo, n_cells_per_sample=60, n_genes=80, seed=4)
     workdir = tmp_path_factory.mktemp("kang")
     with serve(geo) as base_url:
-        config = {**REAL_CONFIG, "datasets": {**REAL_CONFIG["datasets"],
-                                              "kang2018": {**REAL_CONFIG["datasets"]["kang2018"], "base_url": base_url}}}
+        kang = {**REAL_CONFIG["datasets"]["kang2018"], "base_url": base_url}
+        config = {**REAL_CONFIG, "datasets": {**REAL_CONFIG["datasets"], "kang2018": kang}}
         result = run_snakemake(workdir, config, "--cores", "2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir, written
