@@ -61,7 +61,7 @@ def test_real_data_metrics_are_complete(kang_run):
         stim = rows[(rows["metric"] == "max_abs_corr")]
         assert list(stim["factor"]) == ["stim_indicator"]
         assert rows["value"].dropna().between(-1, 2).all() and np.isfinite(rows["value"]).all()
-    for name in ("figure3.png", "figure3.pdf", "tradeoff.png", "metrics_by_beta.png"):
+    for name in ("figure3_kang2018.png", "figure3_kang2018.pdf", "tradeoff.png", "metrics_by_beta.png"):
         assert (workdir / "results" / "figures" / name).stat().st_size > 10_000, name
     claims = (workdir / "results" / "claims.md").read_text()
     assert "2a. Alignment with stimulation rises with β" in claims
@@ -82,6 +82,7 @@ def test_a_users_h5ad_runs_through_the_same_rules(tmp_path, small_counts):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     imported = ad.read_h5ad(tmp_path / "run" / "results" / "mine" / "counts.h5ad")
     assert imported.n_obs == 400 and set(imported.obs_names) <= set(data.obs_names)
+    assert (tmp_path / "run" / "results" / "figures" / "figure3_mine.png").stat().st_size > 10_000
     table = read_tsv(tmp_path / "run" / "results" / "mine" / "metrics" / "all.tsv")
     assert "condition" in set(table.loc[table["metric"] == "max_abs_corr", "factor"])
     assert np.isfinite(table["value"]).all()

@@ -163,22 +163,14 @@ def claims_inputs(wildcards):
     return inputs
 
 
-def figure3_dataset():
-    """The first enabled real dataset (Kang et al. 2018, else a user's): the one Figure 3 shows."""
-    return first_dataset("kang2018", "h5ad")
+def figure3_datasets():
+    """The real datasets (Kang et al. 2018 and users' .h5ad) with cell-type labels: each gets a Figure 3."""
+    return [d for d in DATASETS if dataset_spec(d)["source"] in ("kang2018", "h5ad") and dataset_spec(d).get("identity")]
 
 
-def figure3_input(name):
-    return f"results/{figure3_dataset()}/{name}"
-
-
-def figure3_value(key):
-    return dataset_spec(figure3_dataset()).get(key)
-
-
-def figure3_stimulation():
-    """The experimental factor of Figure 3B and 3E: the real dataset's first factor."""
-    return dataset_spec(figure3_dataset())["factors"][0]
+def figure3_stimulation(wildcards):
+    """The experimental factor of Figure 3B and 3E: the dataset's first factor."""
+    return dataset_spec(wildcards.dataset)["factors"][0]
 
 
 def figure3_targets():
@@ -187,14 +179,13 @@ def figure3_targets():
 
 def figure3_latents(wildcards):
     """Panel E: the β-VAE latents (first seed) at the configured β values."""
-    dataset = figure3_dataset()
-    runs = runs_of(dataset)
+    runs = runs_of(wildcards.dataset)
     chosen = runs[
         (runs["objective"] == "beta")
         & (runs["seed"] == runs["seed"].min())
         & runs["beta"].isin(config["figures"]["figure3_betas"])
     ]
-    return expand("results/{dataset}/latents/{run}.h5ad", dataset=dataset, run=chosen["run"])
+    return expand("results/{dataset}/latents/{run}.h5ad", dataset=wildcards.dataset, run=chosen["run"])
 
 
 def all_targets():
@@ -202,8 +193,7 @@ def all_targets():
     targets += ["results/claims.md", "results/claims.html", "results/provenance/versions.tsv"]
     if figure2_dataset() is not None:
         targets += ["results/figures/figure2.png", "results/figures/figure2.pdf"]
-    if figure3_dataset() is not None and dataset_spec(figure3_dataset()).get("identity"):
-        targets += ["results/figures/figure3.png", "results/figures/figure3.pdf"]
+    targets += expand("results/figures/figure3_{dataset}.{ext}", dataset=figure3_datasets(), ext=["png", "pdf"])
     if DATASETS:
         targets += ["results/figures/tradeoff.png", "results/figures/metrics_by_beta.png"]
     return targets

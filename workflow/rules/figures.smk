@@ -1,5 +1,5 @@
-# Figure 2 shows the first simulated dataset, Figure 3 the first real one; each exists only
-# when such a dataset is enabled.
+# Figure 2 shows the first simulated dataset (when one is enabled); every real dataset with
+# cell-type labels gets its own Figure 3.
 if figure2_dataset() is not None:
 
     rule figure2:
@@ -23,31 +23,36 @@ if figure2_dataset() is not None:
             "../scripts/figure2.py"
 
 
-if figure3_dataset() is not None:
-
-    rule figure3:
-        input:
-            embedding=figure3_input("embedding.h5ad"),
-            table=figure3_input("metrics/all.tsv"),
-            latents=figure3_latents,
-        output:
-            png=report("results/figures/figure3.png", caption="../report/figure3.rst", category="Figures"),
-            pdf="results/figures/figure3.pdf",
-        log:
-            "results/logs/figures/figure3.log",
-        benchmark:
-            "results/benchmarks/figures/figure3.tsv"
-        params:
-            identity=figure3_value("identity"),
-            stimulation=figure3_stimulation(),
-            targets=figure3_targets(),
-        resources:
-            mem_mb=4000,
-            runtime=20,
-        conda:
-            "../../envs/scbeta.yaml"
-        script:
-            "../scripts/figure3.py"
+rule figure3:
+    input:
+        embedding="results/{dataset}/embedding.h5ad",
+        table="results/{dataset}/metrics/all.tsv",
+        latents=figure3_latents,
+    output:
+        png=report(
+            "results/figures/figure3_{dataset}.png",
+            caption="../report/figure3.rst",
+            category="Figures",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/figure3_{dataset}.pdf",
+    log:
+        "results/logs/figures/figure3_{dataset}.log",
+    benchmark:
+        "results/benchmarks/figures/figure3_{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(figure3_datasets()) or "$^",
+    params:
+        identity=dataset_value("identity"),
+        stimulation=figure3_stimulation,
+        targets=figure3_targets(),
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/scbeta.yaml"
+    script:
+        "../scripts/figure3.py"
 
 
 rule summary_figures:
