@@ -1,4 +1,6 @@
 """The real-data arm through the real `snakemake`: GEO files served from a loopback HTTP server, and a user's .h5ad."""
+import re
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -108,3 +110,18 @@ def test_a_bad_h5ad_stops_at_parse_time(tmp_path, small_counts, problem, expecte
     assert result.returncode != 0
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("dataset 'mine'")]
     assert len(lines) == 1 and expected in lines[0] and str(path) in lines[0]
+
+
+def test_figure3_is_planned_for_each_real_dataset_with_beta_vae_runs(tmp_path, small_counts):
+    path = tmp_path / "mine.h5ad"
+    small_counts.write_h5ad(path)
+    user = {"source": "h5ad", "path": str(path), "factors": ["activity_00"], "identity": "identity"}
+    config = {**REAL_CONFIG, "datasets": {
+        "simulated": {"enabled": False}, "kang2018": {"enabled": False},
+        "with_beta": {**user, "sweep": [{"objective": "beta", "beta": [1, 2]}]},
+        "only_tcvae": {**user, "sweep": [{"objective": "tcvae", "beta": [6]}]},
+        "no_labels": {**user, "identity": None, "sweep": [{"objective": "beta", "beta": [1]}]}}}
+    result = run_snakemake(tmp_path / "run", config, "-n", "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = set(re.findall(r"results/figures/(figure3_\w+)\.png", result.stdout + result.stderr))
+    assert planned == {"figure3_with_beta"}

@@ -164,8 +164,15 @@ def claims_inputs(wildcards):
 
 
 def figure3_datasets():
-    """The real datasets (Kang et al. 2018 and users' .h5ad) with cell-type labels: each gets a Figure 3."""
-    return [d for d in DATASETS if dataset_spec(d)["source"] in ("kang2018", "h5ad") and dataset_spec(d).get("identity")]
+    """The real datasets (Kang et al. 2018 and users' .h5ad) with cell-type labels and β-VAE runs: each gets
+    a Figure 3, whose panels are over the β of the β-VAE."""
+    return [
+        d
+        for d in DATASETS
+        if dataset_spec(d)["source"] in ("kang2018", "h5ad")
+        and dataset_spec(d).get("identity")
+        and (runs_of(d)["objective"] == "beta").any()
+    ]
 
 
 def figure3_stimulation(wildcards):
