@@ -71,22 +71,13 @@ def simulation_params(wildcards):
     return dataset_spec(wildcards.dataset)["simulate"]
 
 
-def dataset_value(key):
-    """An input/params function giving the dataset's config value `key` (None where it is not set)."""
+def dataset_value(key, default=None):
+    """An input/params function giving the dataset's config value `key` (`default` where it is not set)."""
 
     def value(wildcards):
-        return dataset_spec(wildcards.dataset).get(key)
+        return dataset_spec(wildcards.dataset).get(key, default)
 
     return value
-
-
-def subsample_seed():
-    """Seed of a real dataset's random subset of cells (where it sets max_cells); 0 where unset."""
-
-    def seed(wildcards):
-        return dataset_spec(wildcards.dataset).get("subsample_seed", 0)
-
-    return seed
 
 
 def kang2018_files():

@@ -33,7 +33,7 @@ rule prepare_kang2018:
     params:
         n_top_genes=dataset_value("n_top_genes"),
         max_cells=dataset_value("max_cells"),
-        subsample_seed=subsample_seed(),
+        subsample_seed=dataset_value("subsample_seed", default=0),
     resources:
         mem_mb=16000,
         runtime=60,
@@ -60,7 +60,7 @@ rule import_h5ad:
         factors=dataset_value("factors"),
         identity=dataset_value("identity"),
         max_cells=dataset_value("max_cells"),
-        subsample_seed=subsample_seed(),
+        subsample_seed=dataset_value("subsample_seed", default=0),
     resources:
         mem_mb=16000,
         runtime=60,

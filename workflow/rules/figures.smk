@@ -1,5 +1,5 @@
 # Figure 2 shows the first simulated dataset (when one is enabled); every real dataset with
-# cell-type labels gets its own Figure 3.
+# cell-type labels and β-VAE runs gets its own Figure 3.
 if figure2_dataset() is not None:
 
     rule figure2:
