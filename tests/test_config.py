@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scbeta.config import ConfigError, expand_runs, run_id, validate
+from scbeta.config import ConfigError, expand_runs, validate
+from scbeta.registry import run_name
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -140,7 +141,9 @@ def test_disabled_datasets_have_no_runs(config):
     assert not runs.empty and "simulated" not in set(runs["dataset"])
 
 
-def test_run_ids():
-    assert run_id("vae", "beta", 10.0, 0.0, 0.0, 2) == "beta_beta10_cmax0_seed2"
-    assert run_id("vae", "capacity", 1.5, 10.0, 0.0, 0) == "capacity_beta1.5_cmax10_seed0"
-    assert run_id("pca", "", 0, 0, 0, 1) == "pca_seed1"
+def test_run_names():
+    assert run_name("vae", "beta", 10.0, 0.0, 0.0, 2) == "beta_beta10_cmax0_seed2"
+    assert run_name("vae", "capacity", 1.5, 10.0, 0.0, 0) == "capacity_beta1.5_cmax10_seed0"
+    assert run_name("vae", "tcvae", 6.0, 0.0, 0.0, 1) == "tcvae_beta6_cmax0_seed1"
+    assert run_name("vae", "factorvae", 1.0, 0.0, 10.0, 0) == "factorvae_gamma10_seed0"
+    assert run_name("pca", "", 0, 0, 0, 1) == "pca_seed1"

@@ -6,18 +6,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mutual_info_score
 
-from scbeta.metrics.disentanglement import (
-    all_scores,
-    dci,
-    dci_from_importance,
-    equal_width_codes,
-    explicitness,
-    is_categorical,
-    mig,
-    modularity,
-    mutual_info_matrix,
-    sap,
-)
+from scbeta.metrics import all_scores
+from scbeta.metrics._common import equal_width_codes, is_categorical, mutual_info_matrix
+from scbeta.metrics.disentanglement import dci, dci_from_importance, explicitness, mig, modularity, sap
 from scbeta.metrics.drvi import (
     latent_matching_score,
     most_similar_averaging_score,

@@ -99,7 +99,6 @@ def _close_figures():
 def test_beta_colours_and_ci():
     assert plots.beta_color(1) != plots.beta_color(2)
     assert plots.beta_color(50) == plots.beta_color(500)  # saturates beyond the range
-    assert plots.beta_palette([2, 1, 2]) == {1: plots.beta_color(1), 2: plots.beta_color(2)}
     mean, half, n = plots.mean_ci([1.0, 2.0, 3.0])
     assert (mean, n) == (2.0, 3) and half == pytest.approx(4.302653 / np.sqrt(3))
     assert np.isnan(plots.mean_ci([1.0])[1]) and plots.mean_ci([np.nan])[2] == 0

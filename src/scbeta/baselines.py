@@ -5,7 +5,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import NMF, PCA, FastICA
 
-METHODS = ("pca", "ica", "nmf")
+from scbeta.registry import BASELINES
+
+METHODS = tuple(BASELINES)
 
 
 def log_normalise(counts: sp.spmatrix) -> sp.csr_matrix:

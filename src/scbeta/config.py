@@ -10,12 +10,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
-RUN_COLUMNS = ["dataset", "run", "method", "objective", "beta", "c_max", "gamma", "seed"]
-BASELINES = ("pca", "ica", "nmf")
-OBJECTIVE_NAMES = ("beta", "capacity", "tcvae", "factorvae")
-# Keys a sweep entry may add for its objective; they go to the objective unchanged and are
-# fixed for the entry (not swept), e.g. a narrower FactorVAE discriminator for a quick run.
-OBJECTIVE_OPTIONS = {"tcvae": ("tc_estimator",), "factorvae": ("discriminator_width",)}
+from scbeta.registry import OBJECTIVES, RUN_COLUMNS, run_name, schema_enums
 
 
 class ConfigError(ValueError):
@@ -29,9 +24,11 @@ def _where(error: jsonschema.ValidationError) -> str:
 def validate(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """Check `config` against the JSON schema (YAML) at `schema_path`.
 
+    The schema's definitions of objective, baseline and source names come from `scbeta.registry`.
     Raises ConfigError with one line naming the key, the value and what is allowed.
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["definitions"].update(schema_enums())
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if not errors:
@@ -47,28 +44,22 @@ def validate(config: Mapping[str, Any], schema_path: str | Path) -> None:
     raise ConfigError(f"config key {_where(error)} = {error.instance!r}: {error.message}")
 
 
-def run_id(method: str, objective: str | None, beta: float, c_max: float, gamma: float, seed: int) -> str:
-    """The name of one run, used in file names: e.g. `beta_beta10_cmax0_seed0`, `pca_seed0`."""
-    if method != "vae":
-        return f"{method}_seed{seed}"
-    if objective == "factorvae":
-        return f"factorvae_gamma{gamma:g}_seed{seed}"
-    return f"{objective}_beta{beta:g}_cmax{c_max:g}_seed{seed}"
-
-
 def enabled_datasets(config: Mapping[str, Any]) -> list[str]:
     """Names of the datasets the workflow analyses (those not set `enabled: false`)."""
     return [name for name, spec in config["datasets"].items() if spec.get("enabled", True)]
 
 
 def _entry_options(dataset: str, position: int, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a sweep entry against its objective; return the objective keywords it fixes (see OBJECTIVE_OPTIONS)."""
+    """Check a sweep entry against its objective; return the objective keywords it fixes (its `options`
+    in `scbeta.registry.OBJECTIVES`)."""
     objective = entry["objective"]
     where = f"config key datasets.{dataset}.sweep.{position}"
-    if objective == "beta" and any(c > 0 for c in entry.get("c_max", [0.0])):
-        raise ConfigError(f"{where}: objective 'beta' takes no c_max > 0; use objective 'capacity'")
-    allowed = OBJECTIVE_OPTIONS.get(objective, ())
-    options = {key: entry[key] for keys in OBJECTIVE_OPTIONS.values() for key in keys if key in entry}
+    if "c_max" not in OBJECTIVES[objective].weights and any(c > 0 for c in entry.get("c_max", [0.0])):
+        with_capacity = [name for name, info in OBJECTIVES.items() if "c_max" in info.weights]
+        raise ConfigError(f"{where}: objective {objective!r} takes no c_max > 0; use objective "
+                          f"{' or '.join(map(repr, with_capacity))}")
+    allowed = OBJECTIVES[objective].options
+    options = {key: entry[key] for info in OBJECTIVES.values() for key in info.options if key in entry}
     misplaced = sorted(set(options) - set(allowed))
     if misplaced:
         raise ConfigError(f"{where}: objective {objective!r} takes no {', '.join(misplaced)}"
@@ -99,7 +90,7 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
                             "gamma": 0.0, "seed": int(seed), "objective_params": {}} for seed in seeds)
     columns = [c for c in RUN_COLUMNS if c != "run"] + ["objective_params"]
     table = pd.DataFrame.from_records(records, columns=columns)
-    table.insert(1, "run", [run_id(r.method, r.objective, r.beta, r.c_max, r.gamma, r.seed)
+    table.insert(1, "run", [run_name(r.method, r.objective, r.beta, r.c_max, r.gamma, r.seed)
                             for r in table.itertuples()])
     for (dataset, run), rows in table.groupby(["dataset", "run"]):
         if any(params != rows["objective_params"].iloc[0] for params in rows["objective_params"]):

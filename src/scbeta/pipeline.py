@@ -21,13 +21,11 @@ import pandas as pd
 
 from scbeta import __version__
 from scbeta._io import atomic_path, read_tsv, save_figure, write_h5ad, write_tsv
-from scbeta.config import RUN_COLUMNS
 from scbeta.data import counts_matrix
 from scbeta.metrics import max_abs_corr
+from scbeta.registry import DEFAULT_RESOLUTIONS, OBJECTIVES, RUN_COLUMNS
 
 logger = logging.getLogger("scbeta")
-
-DEFAULT_RESOLUTIONS = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)
 
 
 def rule_args(smk: Any) -> dict[str, Any]:
@@ -147,8 +145,8 @@ def train(*, counts: str, model: str, history: str, checkpoint: str, run: Mappin
     adata = ad.read_h5ad(counts)
     training = dict(training)
     objective_params = dict(run.get("objective_params") or {})
-    if run["objective"] == "factorvae":
-        objective_params["gamma"] = run["gamma"]
+    # fit takes β and C_max itself; an objective's other weights (FactorVAE's γ) go to the objective.
+    objective_params |= {key: run[key] for key in OBJECTIVES[run["objective"]].weights if key not in ("beta", "c_max")}
     fitted = fit(adata, objective=run["objective"], beta=run["beta"], c_max=run["c_max"], seed=int(run["seed"]),
                  checkpoint=checkpoint, objective_params=objective_params, **training)
     fitted.save(Path(model).parent)
@@ -209,8 +207,7 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
     and the per-label balanced accuracy of the best single dimension. Columns: `metric`,
     `factor` (empty for a score over all factors), `dim` (-1 where none), `value`.
     """
-    from scbeta.metrics import all_scores, best_ari, identity_accuracy
-    from scbeta.metrics.disentanglement import is_categorical
+    from scbeta.metrics import all_scores, best_ari, identity_accuracy, is_categorical
 
     z = adata.obsm["X_latent"]
     table = adata.obs[factors]

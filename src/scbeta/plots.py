@@ -22,6 +22,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from scbeta.registry import BASELINES, METRICS, OBJECTIVES, metrics_of  # noqa: E402
+
 BETA_CMAP = "viridis"
 BETA_RANGE = (1.0, 50.0)  # the colour scale spans the preprint's β values; larger β saturate
 FONT_SIZE = 7
@@ -29,23 +31,17 @@ LATENT_CMAP = "RdBu_r"  # latent values: diverging, centred at 0
 BASELINE_COLOR = "0.45"  # baselines have no β: grey wherever β sets the colour
 CI_LABEL = "mean ± 95% CI over seeds"
 
-OBJECTIVE_LABELS = {"beta": "β-VAE", "capacity": "Capacity", "tcvae": "β-TCVAE", "factorvae": "FactorVAE"}
-BASELINE_LABELS = {"pca": "PCA", "ica": "ICA", "nmf": "NMF"}
+OBJECTIVE_LABELS = {name: info.label for name, info in OBJECTIVES.items()}
+BASELINE_LABELS = BASELINES
 # (marker, line colour in metric-vs-β plots, line style) per method
 _STYLES = {"β-VAE": ("o", "black", "-"), "Capacity": ("s", "#D55E00", "-"), "β-TCVAE": ("^", "#CC79A7", "-"),
            "FactorVAE": ("D", "#0072B2", "--"), "PCA": ("P", "#E69F00", ":"), "ICA": ("X", "#56B4E9", ":"),
            "NMF": ("*", "#009E73", ":")}
 _EXTRA_MARKERS = ("p", "h", "8", "v", "<", ">")
 
-AGGREGATE_METRICS = ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "modularity",
-                     "explicitness", "lms_smi", "msas_smi", "msgs_smi", "lms_spn", "msas_spn", "msgs_spn",
-                     "best_ari", "best_nmi")
-UNIT_INTERVAL_METRICS = frozenset(AGGREGATE_METRICS) - {"best_ari"}  # ARI can be negative
-METRIC_LABELS = {"mig": "MIG", "dci_disentanglement": "DCI disentanglement", "dci_completeness": "DCI completeness",
-                 "dci_informativeness": "DCI informativeness", "sap": "SAP", "modularity": "Modularity",
-                 "explicitness": "Explicitness", "lms_smi": "LMS-SMI", "msas_smi": "MSAS-SMI", "msgs_smi": "MSGS-SMI",
-                 "lms_spn": "LMS-SPN", "msas_spn": "MSAS-SPN", "msgs_spn": "MSGS-SPN", "best_ari": "Best ARI",
-                 "best_nmi": "Best NMI", "max_abs_corr": "max |r|"}
+AGGREGATE_METRICS = (*metrics_of("disentanglement"), "best_ari", "best_nmi")
+UNIT_INTERVAL_METRICS = frozenset(name for name in AGGREGATE_METRICS if METRICS[name].range == (0.0, 1.0))
+METRIC_LABELS = {name: info.label for name, info in METRICS.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -56,11 +52,6 @@ def beta_color(beta: float) -> tuple[float, float, float, float]:
     """The colour of a β value, the same in every figure (log scale over `BETA_RANGE`)."""
     norm = LogNorm(*BETA_RANGE, clip=True)
     return plt.get_cmap(BETA_CMAP)(0.9 * norm(max(beta, BETA_RANGE[0])))
-
-
-def beta_palette(betas) -> dict[float, tuple]:
-    """A seaborn palette keyed by β."""
-    return {beta: beta_color(beta) for beta in sorted(set(betas))}
 
 
 def _style() -> None:
@@ -610,8 +601,9 @@ def tradeoff(tables: Mapping[str, pd.DataFrame], *, stimulation: str = "stim_ind
 
 
 def _regularisation_weight(table: pd.DataFrame) -> pd.Series:
-    """The x of metric-against-β plots: β, or γ for FactorVAE (whose β is 1)."""
-    return table["beta"].where(table["objective"] != "factorvae", table["gamma"])
+    """The x of metric-against-β plots: each objective's main weight (β, or γ for FactorVAE, whose β is 1)."""
+    key = table["objective"].map({name: info.weight for name, info in OBJECTIVES.items()}).fillna("beta")
+    return pd.Series([table.at[row, column] for row, column in key.items()], index=table.index, dtype=float)
 
 
 def _metric_against_weight(ax, rows: pd.DataFrame, metric: str, labels: Sequence[str], styles: Mapping) -> None:

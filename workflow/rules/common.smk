@@ -11,8 +11,9 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
-from scbeta.config import BASELINES, OBJECTIVE_NAMES, check_datasets, enabled_datasets, expand_runs, validate
+from scbeta.config import check_datasets, enabled_datasets, expand_runs, validate
 from scbeta.download import KANG2018_FILES
+from scbeta.registry import BASELINES, OBJECTIVES, REAL_SOURCES, SIMULATED_SOURCES
 
 validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 check_datasets(config)
@@ -20,7 +21,7 @@ check_datasets(config)
 RUNS = expand_runs(config)
 DATASETS = enabled_datasets(config)
 # Run names tell whether a latent comes from a trained model or from a classical baseline.
-VAE_RUN = "(" + "|".join(OBJECTIVE_NAMES) + r")_[A-Za-z0-9_.\-]+"
+VAE_RUN = "(" + "|".join(OBJECTIVES) + r")_[A-Za-z0-9_.\-]+"
 BASELINE_RUN = "(" + "|".join(BASELINES) + r")_seed[0-9]+"
 
 
@@ -117,7 +118,7 @@ def score_files(wildcards):
 
 def figure2_dataset():
     """The first enabled simulated dataset: the one Figure 2 shows."""
-    return first_dataset("simulate")
+    return first_dataset(*SIMULATED_SOURCES)
 
 
 def figure2_input(name):
@@ -147,7 +148,7 @@ def first_dataset(*sources):
 def claims_inputs(wildcards):
     """The metric tables the claims are checked on: the simulated and the real dataset, where enabled."""
     inputs = {}
-    for role, sources in (("simulated", ("simulate",)), ("real", ("kang2018", "h5ad"))):
+    for role, sources in (("simulated", SIMULATED_SOURCES), ("real", REAL_SOURCES)):
         dataset = first_dataset(*sources)
         if dataset is not None:
             inputs[role] = f"results/{dataset}/metrics/all.tsv"
@@ -160,7 +161,7 @@ def figure3_datasets():
     return [
         d
         for d in DATASETS
-        if dataset_spec(d)["source"] in ("kang2018", "h5ad")
+        if dataset_spec(d)["source"] in REAL_SOURCES
         and dataset_spec(d).get("identity")
         and (runs_of(d)["objective"] == "beta").any()
     ]

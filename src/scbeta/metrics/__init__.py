@@ -1,7 +1,10 @@
 """Scores of a latent representation against known factors and labels."""
+from scbeta.metrics._common import is_categorical
 from scbeta.metrics.clustering import best_ari, identity_accuracy
 from scbeta.metrics.correlation import correlation_matrix, max_abs_corr
-from scbeta.metrics.disentanglement import all_scores, dci, drvi_scores, explicitness, mig, modularity, sap
+from scbeta.metrics.disentanglement import dci, explicitness, mig, modularity, sap
+from scbeta.metrics.drvi import drvi_scores
+from scbeta.metrics.scores import all_scores
 
-__all__ = ["best_ari", "identity_accuracy", "correlation_matrix", "max_abs_corr",
+__all__ = ["best_ari", "identity_accuracy", "correlation_matrix", "max_abs_corr", "is_categorical",
            "all_scores", "dci", "drvi_scores", "explicitness", "mig", "modularity", "sap"]

@@ -13,6 +13,8 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.model_selection import StratifiedKFold
 
+from scbeta.registry import DEFAULT_RESOLUTIONS
+
 
 def _as_inputs(latent: np.ndarray, labels: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """Latent as a finite float matrix (cells × dims) and labels as strings; checks shapes and gaps."""
@@ -30,7 +32,7 @@ def _as_inputs(latent: np.ndarray, labels: Sequence) -> tuple[np.ndarray, np.nda
 
 
 def best_ari(latent: np.ndarray, labels: Sequence,
-             resolutions: Sequence[float] = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0),
+             resolutions: Sequence[float] = DEFAULT_RESOLUTIONS,
              n_neighbors: int = 15, seed: int = 0, neighbors_method: str = "umap") -> dict[str, float]:
     """Best adjusted Rand index of Leiden clusters of `latent` (cells × dims) against `labels`.
 

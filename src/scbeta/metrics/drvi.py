@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from scbeta.metrics.disentanglement import (
+from scbeta.metrics._common import (
     _codes,
     _prepare,
     _top_two,
