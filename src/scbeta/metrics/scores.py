@@ -24,8 +24,15 @@ SCORE_GROUPS: tuple[Callable[..., dict[str, float]], ...] = (_dci_scores, drvi_s
 
 def all_scores(latent: np.ndarray, factors: pd.DataFrame, *, seed: int = 0) -> dict[str, float]:
     """Every "disentanglement" metric of the registry with default settings, as a flat name → value dict in
-    the registry's order."""
+    the registry's order.
+
+    Raises ValueError when a score here and the registry's "disentanglement" metrics differ.
+    """
     scores = {name: function(latent, factors, seed=seed) for name, function in SCORES.items()}
     for group in SCORE_GROUPS:
         scores.update(group(latent, factors, seed=seed))
-    return {name: scores[name] for name in metrics_of("disentanglement")}
+    registered = metrics_of("disentanglement")
+    if set(scores) != set(registered):
+        raise ValueError(f"scores {sorted(set(scores) - set(registered))} are not in scbeta.registry.METRICS "
+                         f"and {sorted(set(registered) - set(scores))} have no function in scbeta.metrics.scores")
+    return {name: scores[name] for name in registered}
