@@ -48,6 +48,11 @@ def test_default_sweep_adds_tc_objectives_and_baselines(config):
     (("datasets", "simulated", "simulate", "n_cells"), 0, r"datasets\.simulated\.simulate\.n_cells = 0"),
     (("training", "likelihood"), "poisson", r"training\.likelihood = 'poisson'.*'zinb', 'nb'"),
     (("training", "device"), "gpu", r"training\.device = 'gpu'"),
+    # The names come from scbeta.registry.
+    (("datasets", "simulated", "sweep", 0, "objective"), "vae",
+     r"sweep\.0\.objective = 'vae': 'vae' is not one of \['beta', 'capacity', 'tcvae', 'factorvae'\]"),
+    (("datasets", "simulated", "baselines"), ["umap"], r"baselines\.0 = 'umap'.*\['pca', 'ica', 'nmf'\]"),
+    (("datasets", "simulated", "source"), "csv", r"source = 'csv'.*\['simulate', 'kang2018', 'h5ad'\]"),
 ])
 def test_out_of_range_values_name_the_key(config, path, value, message):
     node = config
