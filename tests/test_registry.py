@@ -107,3 +107,11 @@ def test_a_registered_metric_is_computed_by_all_scores(monkeypatch):
     result = all_scores(latent, factors)
     assert result["toy_variance"] == pytest.approx(np.var(factors["a"]))
     assert list(result)[-1] == "toy_variance"
+
+
+@pytest.mark.parametrize("objective", [name for name, info in registry.OBJECTIVES.items() if "c_max" not in info.weights])
+def test_an_objective_without_capacity_refuses_c_max(objective):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"]["simulated"]["sweep"] = [{"objective": objective, "beta": [1], "gamma": [1], "c_max": [5]}]
+    with pytest.raises(ConfigError, match=rf"objective '{objective}' takes no c_max > 0; use objective 'capacity'"):
+        expand_runs(config)

@@ -60,15 +60,12 @@ def read_tsv(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", comment="#")
 
 
-def save_figure(fig, paths: list[str | os.PathLike], config: Mapping[str, Any] | None = None,
-                dpi: int = 200) -> None:
-    """Save a matplotlib figure to each path (PNG at `dpi`, PDF as vectors), atomically, with provenance."""
-    meta = provenance(config)
+def save_figure(fig, paths: list[str | os.PathLike], dpi: int = 200) -> None:
+    """Save a matplotlib figure to each path (PNG at `dpi`, PDF as vectors), atomically, with the package version
+    in its metadata."""
+    software = f"scbeta {provenance()['scbeta_version']}"
     for path in paths:
         suffix = Path(path).suffix.lower()
-        if suffix == ".png":
-            metadata = {"Software": f"scbeta {meta['scbeta_version']}", "Description": meta["config"]}
-        else:
-            metadata = {"Creator": f"scbeta {meta['scbeta_version']}", "Subject": meta["config"]}
+        metadata = {"Software": software} if suffix == ".png" else {"Creator": software}
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format=suffix.lstrip("."), metadata=metadata, bbox_inches="tight")
