@@ -2,13 +2,16 @@
 
 Objectives, baselines, dataset sources and metrics are looked up here by name; so are the format
 of run names, the columns that describe a run and the default Leiden resolutions. Nothing here
-imports torch or the scientific stack, so the workflow's parse step reads it in milliseconds.
+imports torch or the scientific stack, so the workflow's parse step and the figures read it cheaply.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+_Entry = TypeVar("_Entry", "ObjectiveInfo", "MetricInfo")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class MetricInfo:
     range: tuple[float, float] = (0.0, 1.0)
 
 
-def _by_name(*entries):
+def _by_name(*entries: _Entry) -> dict[str, _Entry]:
     return {entry.name: entry for entry in entries}
 
 
@@ -103,7 +106,7 @@ def run_name(method: str, objective: str | None, beta: float, c_max: float, gamm
     `pca_seed0`.
 
     A trained model's name carries its objective's weights; every objective weighted by β also
-    carries C_max, so that β-VAE and capacity runs of one β sort together.
+    carries C_max (0 where it takes none), which keeps the names of existing results.
     """
     if method != "vae":
         return f"{method}_seed{seed}"
