@@ -112,7 +112,12 @@ def _run_params(run: dict[str, Any], base: dict[str, Any], shares: dict[str, flo
             raise ValueError(f"run {name}: objective {objective!r} takes no {key} (got {value})")
     given = {"beta": beta, "c_max": c_max, **shares}
     options = {key: value for key, value in given.items() if key in accepted}
-    options.update(run.get("objective_params") or {})
+    extra = dict(run.get("objective_params") or {})
+    unknown = sorted(set(extra) - set(accepted))
+    if unknown:
+        raise ValueError(f"run {name}: objective {objective!r} takes no {', '.join(map(repr, unknown))}; "
+                         f"it takes {', '.join(accepted)}")
+    options.update(extra)
     return {**base, "objective": objective, "objective_params": options, "seed": int(run.get("seed", 0))}
 
 
