@@ -17,7 +17,16 @@ from scbeta._io import atomic_path, read_tsv, write_tsv
 from scbeta.data import counts_matrix
 from scbeta.module import VAE, StackedVAE
 from scbeta.objectives import OBJECTIVES, Objective, make_objective, objective_keywords
-from scbeta.train import CHECKPOINT_FILE, CountStore, Group, default_epochs, fingerprint, pick_device, train
+from scbeta.train import (
+    CHECKPOINT_FILE,
+    CountStore,
+    Group,
+    default_epochs,
+    fingerprint,
+    pick_device,
+    sync_allowed,
+    train,
+)
 
 logger = logging.getLogger("scbeta")
 
@@ -181,9 +190,10 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
             vae, objective = _build(run_params, torch.device("cpu"))
         vaes.append(vae)
         objectives.append(objective)
-    group = Group(module=StackedVAE(vaes).to(device), objective=type(objectives[0]).stack(objectives).to(device),
-                  generators=[torch.Generator(device).manual_seed(p["seed"]) for p in params], names=names)
-    store = CountStore(counts, device)
+    with sync_allowed(device):  # set-up copies to the device; only the epochs are free of synchronisation
+        group = Group(module=StackedVAE(vaes).to(device), objective=type(objectives[0]).stack(objectives).to(device),
+                      generators=[torch.Generator(device).manual_seed(p["seed"]) for p in params], names=names)
+        store = CountStore(counts, device)
     var_names = list(map(str, adata.var_names))
     logger.info("training %d %s model(s) on %d cells × %d genes, %d epochs, device %s",
                 len(runs), params[0]["objective"], adata.n_obs, adata.n_vars, epochs, device)
@@ -193,9 +203,10 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
     if checkpoint is not None:
         # The finished models supersede their checkpoint.
         (Path(checkpoint) / CHECKPOINT_FILE).unlink(missing_ok=True)
-    group.module.unstack_into(vaes)
-    return [Model(vae.to(device).eval(), group.objective.unstack(k), run_params, var_names, history)
-            for k, (vae, run_params, history) in enumerate(zip(vaes, params, histories))]
+    with sync_allowed(device):
+        group.module.unstack_into(vaes)
+        return [Model(vae.to(device).eval(), group.objective.unstack(k), run_params, var_names, history)
+                for k, (vae, run_params, history) in enumerate(zip(vaes, params, histories))]
 
 
 def fit(adata: ad.AnnData, *, objective: str | None = None, beta: float = 1.0, c_max: float = 0.0,

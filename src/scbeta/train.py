@@ -166,8 +166,11 @@ class Group:
 
 
 @contextlib.contextmanager
-def _sync_allowed(device: torch.device) -> Iterator[None]:
-    """A deliberate host synchronisation (the epoch's history, a checkpoint), allowed under torch's sync debug mode."""
+def sync_allowed(device: torch.device) -> Iterator[None]:
+    """Deliberate host synchronisation (set-up, the epoch's history, a checkpoint), allowed under torch's sync debug mode.
+
+    `torch.cuda.set_sync_debug_mode("error")` then finds any other synchronisation, i.e. one inside a step.
+    """
     if device.type != "cuda":
         yield
         return
@@ -247,7 +250,7 @@ class _StepRunner:
         graph = torch.cuda.CUDAGraph()
         for generator in self.generators:
             graph.register_generator_state(generator)
-        with _sync_allowed(self.static_idx.device), torch.cuda.graph(graph):
+        with sync_allowed(self.static_idx.device), torch.cuda.graph(graph):
             self.step(self.static_idx)
         return graph
 
@@ -256,7 +259,7 @@ def _epoch_rows(sums: dict[str, torch.Tensor], n_cells: int, epoch: int,
                 device: torch.device) -> list[dict[str, float]]:
     """One history row per model from the epoch's sums on the device, read back in one copy."""
     n_models = next(iter(sums.values())).shape[0]
-    with _sync_allowed(device):
+    with sync_allowed(device):
         values = torch.cat([value.reshape(n_models, -1) for value in sums.values()], dim=1).cpu().numpy() / n_cells
     rows = []
     for k in range(n_models):
@@ -291,7 +294,8 @@ def train(group: Group, store: CountStore, *, epochs: int, batch_size: int = 128
     # scVI's settings (eps 0.01, weight decay 1e-6), so that runs compare with scvi-tools.
     optimizer = fused_adam(module.parameters(), lr, eps=0.01, weight_decay=1e-6, capturable=device.type == "cuda")
     path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
-    histories, start = _resume(path, fingerprint, group, optimizer)
+    with sync_allowed(device):
+        histories, start = _resume(path, fingerprint, group, optimizer)
 
     progress = torch.zeros((), device=device)  # share of training done, refilled before each step
     sums: dict[str, torch.Tensor] = {}  # per model: the epoch's running sums over cells
@@ -344,7 +348,7 @@ def train(group: Group, store: CountStore, *, epochs: int, batch_size: int = 128
         logger.info("epoch %d/%d  %s  %.2f s/epoch  ETA %s", epoch + 1, epochs, terms, seconds,
                     _format_seconds(eta))
         if path is not None and (epoch + 1) % checkpoint_every == 0 and epoch + 1 < epochs:
-            with _sync_allowed(device):
+            with sync_allowed(device):
                 _save_checkpoint(path, fingerprint, epoch + 1, histories, group, optimizer)
     module.eval()
     return [pd.DataFrame(history) for history in histories]
