@@ -386,7 +386,8 @@ class FactorVAE(Objective):
             if not torch.is_tensor(value) or value.dim() == 0:
                 return copy.deepcopy(value)
             mine = value[k]
-            return (mine.mT if param.dim() == 2 else mine.reshape(param.shape)).clone()
+            return (mine.mT if param.dim() == 2 else mine.reshape(param.shape)).clone(
+                memory_format=torch.contiguous_format)
 
         state = {i: {key: take(value, plain[i]) for key, value in entry.items()}
                  for i, entry in saved["state"].items()}
