@@ -12,8 +12,8 @@ first, which pays for set-up and, on CUDA, graph capture). That is then extrapol
 in cells to the dataset's size (time per cell is flat in cells, benchmarks/README.md,
 scale.py), times the run's epochs, times the number of such groups. Every printed number says
 whether it is measured or extrapolated. Training only: baselines, metrics and figures are not
-included. A real dataset's size is not known before it is downloaded: give it with --cells
-(default kang2018=25000, about the singlets of Kang et al. with a cell type).
+included. A real dataset's size is not known before it is downloaded: give it with --cells NAME=N;
+otherwise its max_cells, else 25,000 (about the singlets of Kang et al. with a cell type).
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from scbeta.simulate import simulate_counts  # noqa: E402
 from scbeta.train import default_epochs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+ASSUMED_CELLS = 25_000  # a real dataset's size when neither --cells nor max_cells gives it (Kang et al.: ~25,000)
 TRAINING_KEYS = ("n_latent", "n_hidden", "n_layers", "dropout", "likelihood", "batch_size", "lr",
                  "kl_warmup_epochs", "capacity_share")
 
@@ -96,7 +97,7 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8, help="most models trained at once")
     parser.add_argument("--measure-epochs", type=int, default=3)
     parser.add_argument("--max-cells", type=int, default=5000, help="measure on at most this many cells")
-    parser.add_argument("--cells", nargs="*", default=["kang2018=25000"], help="NAME=N for datasets not simulated")
+    parser.add_argument("--cells", nargs="*", default=[], help="NAME=N for datasets not simulated")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -109,7 +110,6 @@ def main() -> None:
     print(f"{'dataset':<10} {'objective':<10} {'K':>3} {'groups':>6} {'cells':>7} {'epochs':>6} "
           f"{'s/epoch (measured)':>26} {'s/epoch full size':>24} {'hours, all groups':>24}")
     total_hours = 0.0
-    measured: dict[tuple, tuple[float, int]] = {}
     groups = study_groups(config, args.group_size)
     kinds: dict[tuple, list[dict]] = {}
     for group in groups:
@@ -122,8 +122,13 @@ def main() -> None:
             sim = spec.get("simulate", {})
             n_cells, n_genes, cells_label = sim.get("n_cells", 5000), sim.get("n_genes", 2000), "config"
         else:
-            n_cells = given_cells.get(name, spec.get("max_cells") or 25_000)
-            n_genes, cells_label = spec.get("n_top_genes", 2000), "assumed" if name not in given_cells else "given"
+            n_genes = spec.get("n_top_genes", 2000)
+            if name in given_cells:
+                n_cells, cells_label = given_cells[name], "--cells"
+            elif spec.get("max_cells"):
+                n_cells, cells_label = spec["max_cells"], "max_cells in the config"
+            else:
+                n_cells, cells_label = ASSUMED_CELLS, "assumed, not measured; give --cells"
         epochs = config["training"].get("epochs") or default_epochs(n_cells)
         measure_cells = min(n_cells, args.max_cells)
         adata = simulate_counts(measure_cells, n_genes, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0,
@@ -132,7 +137,6 @@ def main() -> None:
             if key[0] != name:
                 continue
             seconds = seconds_per_epoch(adata, same[0]["runs"], args.measure_epochs, training, args.device)
-            measured[key] = (seconds, measure_cells)
             full = seconds * n_cells / measure_cells
             hours = full * epochs * len(same) / 3600
             total_hours += hours
@@ -140,7 +144,7 @@ def main() -> None:
             print(f"{name:<10} {key[1]:<10} {key[2]:>3} {len(same):>6} {n_cells:>7} {epochs:>6} "
                   f"{seconds:>8.2f} at {measure_cells:>6} cells {full:>10.2f} ({scaled}) "
                   f"{hours:>10.2f} (extrapolated)", flush=True)
-        print(f"{'':<10} ({name}: {n_cells} cells from {cells_label}, {epochs} epochs)")
+        print(f"{'':<10} ({name}: {n_cells} cells ({cells_label}), {epochs} epochs)")
     n_models = sum(len(g["runs"]) for g in groups)
     print(f"total training wall time, {n_models} models in {len(groups)} groups, one after another: "
           f"{total_hours:.2f} h (extrapolated), {math.ceil(total_hours * 60)} min")
