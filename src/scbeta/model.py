@@ -133,7 +133,7 @@ def _run_params(run: dict[str, Any], base: dict[str, Any], shares: dict[str, flo
 def _check_group(params: list[dict[str, Any]], names: list[str]) -> None:
     """One objective and the same non-numeric options for every run of a group (they share one step)."""
     first = params[0]
-    per_model = OBJECTIVES[first["objective"]].per_model if first["objective"] in OBJECTIVES else ()
+    per_model = OBJECTIVES[first["objective"]].per_model
     for other, name in zip(params[1:], names[1:]):
         if other["objective"] != first["objective"]:
             raise ValueError(f"fit_many trains one objective per group: run {names[0]} is {first['objective']!r}, "
@@ -143,7 +143,7 @@ def _check_group(params: list[dict[str, Any]], names: list[str]) -> None:
             mine, theirs = first["objective_params"].get(key), other["objective_params"].get(key)
             if mine != theirs:
                 raise ValueError(f"fit_many: runs {names[0]} and {name} differ in {key} ({mine!r} vs {theirs!r}); "
-                                 "only numeric options may differ within a group")
+                                 f"within a group only {', '.join(per_model)} may differ")
 
 
 def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str | Path | None = None,
