@@ -69,7 +69,7 @@ def train(folder: Path) -> dict:
     total = time.perf_counter() - tic
     epoch = float(model.history["seconds"].iloc[0])
     return {"epoch_seconds": epoch, "setup_seconds": total - epoch, "peak_gib": _peak_gib(),
-            "elbo": float(model.history["elbo"].iloc[0])}
+            "neg_elbo": float(model.history["neg_elbo"].iloc[0])}
 
 
 def _run(*args: str) -> dict:

@@ -2,6 +2,12 @@
 
 Run (in a virtualenv that has both packages, see benchmarks/README.md):
     python benchmarks/train_speed.py [--cells 4000 25000] [--epochs 5] [--likelihood zinb|nb] [--scbeta-only]
+                                     [--models 1 4 8 16] [--device cpu|cuda] [--bf16]
+
+With --models, scbeta trains K models at once (`scbeta.fit_many`, K seeds, β = 1) for each K
+and reports seconds per model-epoch (the group's epoch divided by K); scvi-tools, where it is
+installed, trains its one model as before. --bf16 runs the stacked linear layers under
+bfloat16 autocast (the likelihood stays float32), to measure whether that pays.
 
 Both tools train the same architecture (1 × 128 hidden, 10 latent, dropout 0.1), likelihood,
 batch size (128), optimiser (Adam, lr 1e-3, eps 0.01, weight decay 1e-6) and KL warm-up on all
@@ -79,14 +85,48 @@ def run_scbeta(adata: ad.AnnData, epochs: int, likelihood: str) -> tuple[float, 
         logger.removeHandler(clock)
         logger.setLevel(level)
     laps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(clock.marks[1:], clock.marks[2:])]  # epochs 2, 3, ...
+    return statistics.median(w for w, _ in laps), statistics.median(c for _, c in laps), _neg_elbo(model, adata)
+
+
+def run_scbeta_many(adata: ad.AnnData, epochs: int, likelihood: str, n_models: int, device: str
+                    ) -> tuple[float, float, float]:
+    """(median wall s per epoch, median CPU s per epoch, −ELBO per cell of the first model) for K models at once."""
+    logger = logging.getLogger("scbeta")
+    clock, level = _EpochClock(), logger.level
+    logger.addHandler(clock)
+    logger.setLevel(logging.INFO)
+    runs = [{"objective": "beta", "beta": 1.0, "seed": seed} for seed in range(n_models)]
+    try:
+        models = scbeta.fit_many(adata, runs, epochs=epochs, batch_size=BATCH, lr=LR, dropout=DROPOUT,
+                                 likelihood=likelihood, kl_warmup_epochs=epochs, device=device, **ARCH)
+    finally:
+        logger.removeHandler(clock)
+        logger.setLevel(level)
+    laps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(clock.marks[1:], clock.marks[2:])]  # epochs 2, 3, ...
+    return statistics.median(w for w, _ in laps), statistics.median(c for _, c in laps), _neg_elbo(models[0], adata)
+
+
+def _neg_elbo(model: scbeta.Model, adata: ad.AnnData) -> float:
+    """−ELBO per cell (nats) in eval mode, one posterior sample per cell."""
     store = CountStore(adata.X, model.device)
     torch.manual_seed(1)
     total = 0.0
     with torch.no_grad():
-        for idx in torch.arange(store.n_cells).split(BATCH):
+        for idx in torch.arange(store.n_cells, device=model.device).split(BATCH):
             out = model.module(store.batch(idx))
             total += float((out.recon + out.kl).sum())
-    return statistics.median(w for w, _ in laps), statistics.median(c for _, c in laps), total / store.n_cells
+    return total / store.n_cells
+
+
+def _use_bf16_linear_layers() -> None:
+    """bfloat16 autocast for the stacked linear layers only; their outputs go on in float32."""
+    from scbeta.module import StackedLinear
+
+    def forward(self, x):  # noqa: ANN001, ANN202
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return torch.baddbmm(self.bias, x, self.weight).float()
+
+    StackedLinear.forward = forward
 
 
 def run_scvi(adata: ad.AnnData, epochs: int, likelihood: str) -> tuple[float, float, float]:
@@ -185,15 +225,42 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--likelihood", choices=("zinb", "nb"), default="zinb")
     parser.add_argument("--scbeta-only", action="store_true", help="skip scvi-tools")
+    parser.add_argument("--models", type=int, nargs="+", help="train K models at once for each K (e.g. 1 4 8 16)")
+    parser.add_argument("--device", default="cpu", help="device for scbeta with --models (cpu, cuda)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast of the stacked linear layers")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
+    if args.bf16:
+        _use_bf16_linear_layers()
     versions = f"torch {torch.__version__}, scbeta {scbeta.__version__}"
-    if not args.scbeta_only:
-        import scvi
+    with_scvi = not args.scbeta_only
+    if with_scvi:
+        try:
+            import scvi
 
-        versions += f", scvi-tools {scvi.__version__}"
+            versions += f", scvi-tools {scvi.__version__}"
+        except ImportError:
+            with_scvi = False
+            versions += ", scvi-tools not installed (skipped)"
     print(f"{versions}; {THREADS} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
           f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.models:
+        print(f"{args.likelihood}, batch {BATCH}, {args.epochs} epochs, {N_GENES} genes, device {args.device}"
+              f"{', bf16 linear layers' if args.bf16 else ''}")
+        print(f"{'cells':>7}  {'tool':<10} {'K':>3} {'s/epoch':>8} {'s/model-epoch':>14} {'CPU s/model-epoch':>18} "
+              f"{'-ELBO/cell':>11}")
+        for n_cells in args.cells:
+            adata = simulate(n_cells)
+            for n_models in args.models:
+                wall, cpu, elbo = run_scbeta_many(adata, args.epochs, args.likelihood, n_models, args.device)
+                print(f"{n_cells:>7}  {'scbeta':<10} {n_models:>3} {wall:>8.2f} {wall / n_models:>14.3f} "
+                      f"{cpu / n_models:>18.3f} {elbo:>11.2f}", flush=True)
+            if with_scvi:
+                wall, cpu, elbo = run_scvi(adata, args.epochs, args.likelihood)
+                print(f"{n_cells:>7}  {'scvi-tools':<10} {1:>3} {wall:>8.2f} {wall:>14.3f} {cpu:>18.3f} "
+                      f"{elbo:>11.2f}", flush=True)
+        print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        return
     passes = dense_passes_per_step(args.likelihood)
     print(f"{args.likelihood}, batch {BATCH}, {args.epochs} epochs, {N_GENES} genes; "
           f"{passes} elementwise passes over batch × genes per scbeta step")
@@ -202,7 +269,7 @@ def main() -> None:
         adata = simulate(n_cells)
         ours, ours_cpu, ours_elbo = run_scbeta(adata, args.epochs, args.likelihood)
         print(f"{n_cells:>7}  {'scbeta':<10} {ours:>8.2f} {ours_cpu:>7.2f} {1:>6.2f} {ours_elbo:>11.2f}", flush=True)
-        if not args.scbeta_only:
+        if with_scvi:
             theirs, theirs_cpu, theirs_elbo = run_scvi(adata, args.epochs, args.likelihood)
             print(f"{n_cells:>7}  {'scvi-tools':<10} {theirs:>8.2f} {theirs_cpu:>7.2f} {theirs / ours:>6.2f} "
                   f"{theirs_elbo:>11.2f}  (ELBO {100 * (theirs_elbo - ours_elbo) / theirs_elbo:+.2f} %)", flush=True)

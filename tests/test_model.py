@@ -20,7 +20,7 @@ def test_loss_falls_on_simulated_counts(small_counts):
     model = scbeta.fit(small_counts, epochs=8, seed=0, **FAST)
     history = model.history
     assert list(history["epoch"]) == list(range(1, 9))
-    assert history["elbo"].iloc[-1] < 0.9 * history["elbo"].iloc[0]
+    assert history["neg_elbo"].iloc[-1] < 0.9 * history["neg_elbo"].iloc[0]
     assert {"loss", "recon", "kl", "seconds"} <= set(history.columns)
 
 

@@ -62,10 +62,15 @@ def test_capacity_zero_equals_beta_vae():
 
 def test_objectives_are_chosen_by_name():
     assert {"beta", "capacity"} <= set(OBJECTIVES)
-    objective = make_objective("capacity", beta=2.0, c_max=4.0, gamma=9.0, n_data=100)
+    objective = make_objective("capacity", beta=2.0, c_max=4.0)
     assert isinstance(objective, CapacityVAE) and objective.c_max == 4.0
     with pytest.raises(ValueError, match="objective must be one of"):
         make_objective("nope")
+
+
+def test_unknown_keyword_is_an_error_naming_objective_and_key():
+    with pytest.raises(ValueError, match="objective 'capacity' takes no 'gamma'"):
+        make_objective("capacity", beta=2.0, gamma=9.0)
 
 
 @pytest.mark.parametrize("bad", [{"beta": 0.0}, {"beta": -1.0}, {"c_max": -1.0}])

@@ -301,9 +301,9 @@ def test_factorvae_updates_are_deterministic_under_seed() -> None:
 # --- shared behaviour ---------------------------------------------------------------------------
 
 def make(name: str, **params: float) -> torch.nn.Module:
-    """As the fit code builds objectives: every objective gets beta, n_data and n_latent."""
-    return make_objective(name, beta=6.0, c_max=0.0, n_data=10_000, n_latent=5, kl_warmup_share=0.0,
-                          discriminator_width=32, **params)
+    """As the fit code builds objectives: each gets the dataset's n_data or n_latent where it takes them."""
+    defaults = {"tcvae": {"beta": 6.0, "n_data": 10_000}, "factorvae": {"n_latent": 5, "discriminator_width": 32}}
+    return make_objective(name, kl_warmup_share=0.0, **{**defaults[name], **params})
 
 
 @pytest.mark.parametrize("name", ["tcvae", "factorvae"])

@@ -1,4 +1,4 @@
-"""The user API: `fit` a model on an AnnData of raw counts, read its `latent`, `save` and `load` it."""
+"""The user API: `fit` a model (or `fit_many` at once) on an AnnData of raw counts, read its `latent`, `save` and `load` it."""
 from __future__ import annotations
 
 import json
@@ -15,9 +15,18 @@ import torch
 from scbeta import __version__
 from scbeta._io import atomic_path, read_tsv, write_tsv
 from scbeta.data import counts_matrix
-from scbeta.module import VAE
-from scbeta.objectives import Objective, make_objective
-from scbeta.train import CHECKPOINT_FILE, CountStore, default_epochs, fingerprint, pick_device, train
+from scbeta.module import VAE, StackedVAE
+from scbeta.objectives import OBJECTIVES, Objective, make_objective, objective_keywords
+from scbeta.train import (
+    CHECKPOINT_FILE,
+    CountStore,
+    Group,
+    default_epochs,
+    fingerprint,
+    pick_device,
+    sync_allowed,
+    train,
+)
 
 logger = logging.getLogger("scbeta")
 
@@ -66,10 +75,140 @@ class Model:
 
 
 def _build(params: dict[str, Any], device: torch.device) -> tuple[VAE, Objective]:
+    """The VAE and objective that `params` describe, initialised from torch's global random state."""
     module = VAE(**{key: params[key] for key in ARCHITECTURE_KEYS}).to(device)
-    objective = make_objective(params["objective"], **params["objective_params"],
-                               n_data=params["n_cells"], n_latent=params["n_latent"]).to(device)
-    return module, objective
+    accepted = objective_keywords(params["objective"])
+    # Saved params may hold options of other objectives (older files passed every objective the same set).
+    options = {key: value for key, value in params["objective_params"].items() if key in accepted}
+    structure = {"n_data": params["n_cells"], "n_latent": params["n_latent"]}
+    options.update({key: value for key, value in structure.items() if key in accepted})
+    return module, make_objective(params["objective"], **options).to(device)
+
+
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, "likelihood": "zinb", "epochs": None,
+    "batch_size": 128, "lr": 1e-3, "device": "auto", "layer": None, "kl_warmup_epochs": 400,
+    "capacity_share": 0.8, "checkpoint_every": 10, "cuda_graph": True,
+}
+RUN_KEYS = ("objective", "beta", "c_max", "seed", "objective_params")
+# A run's beta and c_max at these values mean "not set", for objectives that take no such option.
+_NEUTRAL = {"beta": 1.0, "c_max": 0.0}
+
+
+def run_name(run: dict[str, Any]) -> str:
+    """A run's name in the workflow's style (`scbeta.registry.run_name`), e.g. `beta_beta10_cmax0_seed0`."""
+    from scbeta import registry
+
+    objective = run.get("objective") or ("capacity" if run.get("c_max", 0.0) > 0 else "beta")
+    gamma = float((run.get("objective_params") or {}).get("gamma", 0.0))
+    beta, c_max, seed = float(run.get("beta", 1.0)), float(run.get("c_max", 0.0)), int(run.get("seed", 0))
+    if objective not in registry.OBJECTIVES:  # an objective defined outside the registry, e.g. in a test
+        return f"{objective}_beta{beta:g}_cmax{c_max:g}_seed{seed}"
+    return registry.run_name("vae", objective, beta, c_max, gamma, seed)
+
+
+def _run_params(run: dict[str, Any], base: dict[str, Any], shares: dict[str, float]) -> dict[str, Any]:
+    """The `Model.params` of one run: the group's settings plus the run's objective, options and seed."""
+    name = run_name(run)
+    unknown = sorted(set(run) - set(RUN_KEYS))
+    if unknown:
+        raise ValueError(f"run {name}: unknown key(s) {', '.join(unknown)}; a run takes {', '.join(RUN_KEYS)}")
+    beta, c_max = float(run.get("beta", 1.0)), float(run.get("c_max", 0.0))
+    objective = run.get("objective") or ("capacity" if c_max > 0 else "beta")
+    if objective == "beta" and c_max > 0:
+        raise ValueError(f"run {name}: objective 'beta' has no capacity; use objective='capacity' for c_max > 0")
+    accepted = objective_keywords(objective)
+    for key, value in (("beta", beta), ("c_max", c_max)):
+        if key not in accepted and value != _NEUTRAL[key]:
+            raise ValueError(f"run {name}: objective {objective!r} takes no {key} (got {value})")
+    given = {"beta": beta, "c_max": c_max, **shares}
+    options = {key: value for key, value in given.items() if key in accepted}
+    extra = dict(run.get("objective_params") or {})
+    unknown = sorted(set(extra) - set(accepted))
+    if unknown:
+        raise ValueError(f"run {name}: objective {objective!r} takes no {', '.join(map(repr, unknown))}; "
+                         f"it takes {', '.join(accepted)}")
+    options.update(extra)
+    return {**base, "objective": objective, "objective_params": options, "seed": int(run.get("seed", 0))}
+
+
+def _check_group(params: list[dict[str, Any]], names: list[str]) -> None:
+    """One objective and the same non-numeric options for every run of a group (they share one step)."""
+    first = params[0]
+    per_model = OBJECTIVES[first["objective"]].per_model
+    for other, name in zip(params[1:], names[1:]):
+        if other["objective"] != first["objective"]:
+            raise ValueError(f"fit_many trains one objective per group: run {names[0]} is {first['objective']!r}, "
+                             f"run {name} is {other['objective']!r}; fit them in separate groups")
+        keys = (set(first["objective_params"]) | set(other["objective_params"])) - set(per_model)
+        for key in sorted(keys):
+            mine, theirs = first["objective_params"].get(key), other["objective_params"].get(key)
+            if mine != theirs:
+                raise ValueError(f"fit_many: runs {names[0]} and {name} differ in {key} ({mine!r} vs {theirs!r}); "
+                                 f"within a group only {', '.join(per_model)} may differ")
+
+
+def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str | Path | None = None,
+             **training: Any) -> list[Model]:
+    """Train K models of one objective on the raw counts of `adata` at once; return their `Model`s in order.
+
+    runs: one dict per model, with `objective` (as in `fit`), `beta`, `c_max`, `seed` and
+    `objective_params` (further keywords of the objective, e.g. `gamma`, `discriminator_width`).
+    All runs share one objective and its non-numeric options; β, C_max, γ and other numeric
+    options may differ. training: the keywords of `fit` (n_latent, n_hidden, n_layers, dropout,
+    likelihood, epochs, batch_size, lr, device, layer, kl_warmup_epochs, capacity_share,
+    checkpoint_every, cuda_graph), the same for every run. Each model is initialised, shuffled and
+    sampled from its own seed exactly as when trained alone, so it ends as `fit` would leave it
+    (to float rounding). checkpoint: one folder for the whole group; a rerun resumes from it.
+    """
+    unknown = sorted(set(training) - set(TRAINING_DEFAULTS))
+    if unknown:
+        raise TypeError(f"fit_many got unknown keyword(s) {', '.join(unknown)}; "
+                        f"it takes {', '.join(TRAINING_DEFAULTS)}")
+    if not runs:
+        raise ValueError("fit_many needs at least one run")
+    t = {**TRAINING_DEFAULTS, **training}
+    layer = t["layer"]
+    counts = counts_matrix(adata, layer, source="adata" if layer is None else f"adata.layers[{layer!r}]")
+    epochs = default_epochs(adata.n_obs) if t["epochs"] is None else int(t["epochs"])
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    base = {"n_genes": adata.n_vars, "n_cells": adata.n_obs, "n_latent": t["n_latent"], "n_hidden": t["n_hidden"],
+            "n_layers": t["n_layers"], "dropout": t["dropout"], "likelihood": t["likelihood"],
+            "epochs": epochs, "batch_size": t["batch_size"], "lr": t["lr"]}
+    warmup = t["kl_warmup_epochs"]
+    shares = {"capacity_share": t["capacity_share"],
+              "kl_warmup_share": min(1.0, warmup / epochs) if warmup > 0 else 0.0}
+    names = [run_name(run) for run in runs]
+    params = [_run_params(run, base, shares) for run in runs]
+    _check_group(params, names)
+
+    device = pick_device(t["device"])
+    vaes, objectives = [], []
+    for run_params in params:
+        # Each model's initial weights from its own seed, as `fit` alone draws them.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(run_params["seed"])
+            vae, objective = _build(run_params, torch.device("cpu"))
+        vaes.append(vae)
+        objectives.append(objective)
+    with sync_allowed(device):  # set-up copies to the device; only the epochs are free of synchronisation
+        group = Group(module=StackedVAE(vaes).to(device), objective=type(objectives[0]).stack(objectives).to(device),
+                      generators=[torch.Generator(device).manual_seed(p["seed"]) for p in params], names=names)
+        store = CountStore(counts, device)
+    var_names = list(map(str, adata.var_names))
+    logger.info("training %d %s model(s) on %d cells × %d genes, %d epochs, device %s",
+                len(runs), params[0]["objective"], adata.n_obs, adata.n_vars, epochs, device)
+    histories = train(group, store, epochs=epochs, batch_size=t["batch_size"], lr=t["lr"],
+                      checkpoint_dir=checkpoint, checkpoint_every=t["checkpoint_every"],
+                      fingerprint=fingerprint({"runs": params, "var_names": var_names}), cuda_graph=t["cuda_graph"])
+    if checkpoint is not None:
+        # The finished models supersede their checkpoint.
+        (Path(checkpoint) / CHECKPOINT_FILE).unlink(missing_ok=True)
+    with sync_allowed(device):
+        group.module.unstack_into(vaes)
+        return [Model(vae.to(device).eval(), group.objective.unstack(k), run_params, var_names, history)
+                for k, (vae, run_params, history) in enumerate(zip(vaes, params, histories))]
 
 
 def fit(adata: ad.AnnData, *, objective: str | None = None, beta: float = 1.0, c_max: float = 0.0,
@@ -77,47 +216,26 @@ def fit(adata: ad.AnnData, *, objective: str | None = None, beta: float = 1.0, c
         likelihood: str = "zinb", epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3,
         seed: int = 0, device: str = "auto", checkpoint: str | Path | None = None, layer: str | None = None,
         kl_warmup_epochs: float = 400, capacity_share: float = 0.8, checkpoint_every: int = 10,
-        objective_params: dict[str, Any] | None = None) -> Model:
-    """Train an scVI-style VAE on the raw counts of `adata` and return the `Model`.
+        objective_params: dict[str, Any] | None = None, cuda_graph: bool = True) -> Model:
+    """Train an scVI-style VAE on the raw counts of `adata` and return the `Model` (`fit_many` with one run).
 
     objective: "beta" (recon + β·KL), "capacity" (recon + β·|KL − C|, C rising from 0 to
     `c_max` nats over the first `capacity_share` of training) or any other name in
     `scbeta.objectives.OBJECTIVES`; by default "capacity" when c_max > 0, else "beta".
-    `objective_params` passes further keywords to that objective (e.g. `gamma`).
+    `objective_params` passes further keywords to that objective (e.g. `gamma`); one it does
+    not take is an error.
     The KL weight warms up linearly over `kl_warmup_epochs` epochs, as in scVI (400).
     epochs=None uses scVI's heuristic min(round(20000 / n_cells × 400), 400).
     With `checkpoint` (a folder), training checkpoints every `checkpoint_every` epochs and a
-    rerun resumes from the last checkpoint of the same configuration.
+    rerun resumes from the last checkpoint of the same configuration. cuda_graph: on CUDA,
+    capture the training step in a CUDA graph (no effect elsewhere).
     """
-    if objective is None:
-        objective = "capacity" if c_max > 0 else "beta"
-    if objective == "beta" and c_max > 0:
-        raise ValueError("objective 'beta' has no capacity; use objective='capacity' for c_max > 0")
-    counts = counts_matrix(adata, layer, source="adata" if layer is None else f"adata.layers[{layer!r}]")
-    epochs = default_epochs(adata.n_obs) if epochs is None else int(epochs)
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    params: dict[str, Any] = {
-        "n_genes": adata.n_vars, "n_cells": adata.n_obs, "n_latent": n_latent, "n_hidden": n_hidden,
-        "n_layers": n_layers, "dropout": dropout, "likelihood": likelihood, "objective": objective,
-        "objective_params": {"beta": beta, "c_max": c_max, "capacity_share": capacity_share,
-                             "kl_warmup_share": min(1.0, kl_warmup_epochs / epochs) if kl_warmup_epochs > 0 else 0.0,
-                             **(objective_params or {})},
-        "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-    }
-    torch_device = pick_device(device)
-    torch.manual_seed(seed)
-    module, objective_module = _build(params, torch_device)
-    store = CountStore(counts, torch_device)
-    run_id = fingerprint({**params, "var_names": list(adata.var_names)})
-    logger.info("training %s on %d cells × %d genes, %d epochs, device %s",
-                objective, adata.n_obs, adata.n_vars, epochs, torch_device)
-    history = train(module, objective_module, store, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                    checkpoint_dir=checkpoint, checkpoint_every=checkpoint_every, run_id=run_id)
-    if checkpoint is not None:
-        # The finished model supersedes its checkpoint.
-        (Path(checkpoint) / CHECKPOINT_FILE).unlink(missing_ok=True)
-    return Model(module, objective_module, params, list(map(str, adata.var_names)), history)
+    run = {"objective": objective, "beta": beta, "c_max": c_max, "seed": seed,
+           "objective_params": objective_params or {}}
+    return fit_many(adata, [run], checkpoint=checkpoint, n_latent=n_latent, n_hidden=n_hidden, n_layers=n_layers,
+                    dropout=dropout, likelihood=likelihood, epochs=epochs, batch_size=batch_size, lr=lr,
+                    device=device, layer=layer, kl_warmup_epochs=kl_warmup_epochs, capacity_share=capacity_share,
+                    checkpoint_every=checkpoint_every, cuda_graph=cuda_graph)[0]
 
 
 def load(path: str | Path, device: str = "auto") -> Model:

@@ -1,42 +1,103 @@
 """Training objectives, one small class each, chosen by name.
 
 Every objective is called the same way, `objective(out, progress) -> dict`, where `out` is the
-model's `VAEOutput` for one minibatch and `progress` the share of training done (0 → 1).
-The returned dict holds `loss` (the scalar to minimise, mean over cells) and any named terms
-to log. An objective with state of its own (a discriminator) keeps it as submodules and
-updates it in `update`, which the loop calls after each optimiser step. Adding an objective
-means adding a class here and its name to `OBJECTIVES`; the training loop does not change.
+model's `VAEOutput` for one minibatch and `progress` the share of training done (0 → 1, a
+float or a 0-d tensor). The returned dict holds `loss` (the value to minimise, mean over cells)
+and any named terms to log. An objective with state of its own (a discriminator) keeps it as
+submodules and updates it in `update`, which the loop calls after each optimiser step.
+Adding an objective means adding a class here and its name to `OBJECTIVES`; the training
+loop does not change.
+
+One objective serves one model or a stack of K models of the same objective. Its numeric
+options (`per_model`: β, C_max, γ, ...) are then tensors of K values, `out`'s tensors have a
+leading model dimension (cells second to last), and every returned term holds one value per
+model. Built from plain numbers it is an ordinary single-model objective whose terms are
+scalars. `stack` makes the group's objective from K single ones, `unstack` gives model k's back.
 """
 from __future__ import annotations
 
 import copy
 import inspect
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from scbeta.module import VAEOutput
+from scbeta.module import StackedLinear, VAEOutput, fused_adam, per_model_draws
+
+PerModel = float | Sequence[float]
 
 
-def _ramp(progress: float, share: float) -> float:
+def _ramp(progress: float | torch.Tensor, share: torch.Tensor) -> torch.Tensor:
     """Linear ramp from 0 to 1 over the first `share` of training (1 throughout when share is 0)."""
-    return 1.0 if share <= 0 else min(1.0, progress / share)
+    return torch.where(share > 0, (progress / share.clamp_min(1e-12)).clamp(max=1.0), torch.ones_like(share))
 
 
 class Objective(nn.Module):
-    """Base class: a loss on one minibatch's `VAEOutput`."""
+    """Base class: a loss on one minibatch's `VAEOutput`, for one model or a stack of them."""
 
     name: ClassVar[str]
+    per_model: ClassVar[tuple[str, ...]] = ()  # numeric options; the models of a stack may differ in them
 
-    def forward(self, out: VAEOutput, progress: float) -> dict[str, torch.Tensor]:
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self.options = options  # every other constructor argument: one value for the whole stack
+
+    def _set_per_model(self, **values: PerModel) -> int | None:
+        """Keep each numeric option as a float32 buffer; return the number of models, None for plain numbers."""
+        n_models = None
+        for key, value in values.items():
+            tensor = torch.as_tensor(value, dtype=torch.float32)
+            if tensor.dim() > 0:
+                if n_models is not None and len(tensor) != n_models:
+                    raise ValueError(f"{self.name}: {key} has {len(tensor)} values, other options {n_models}")
+                n_models = len(tensor)
+            # Not in state_dict: a saved model's options are in its params, and its file stays as it was.
+            self.register_buffer(key, tensor, persistent=False)
+        return n_models
+
+    def _check(self, key: str, valid: torch.Tensor, expected: str) -> None:
+        value = getattr(self, key)
+        if not bool(valid.all()):
+            shown = value.tolist()
+            raise ValueError(f"{key} must be {expected}, got {shown if value.dim() else float(value)}")
+
+    def forward(self, out: VAEOutput, progress: float | torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def update(self, out: VAEOutput) -> dict[str, float]:
-        """Auxiliary step after the model's optimiser step; returns terms to log. Nothing by default."""
+    def update(self, out: VAEOutput, generators: Sequence[torch.Generator] | None = None
+               ) -> dict[str, torch.Tensor]:
+        """Auxiliary step after the model's optimiser step; returns terms to log. Nothing by default.
+
+        `generators`: one per model of a stack, for the step's random draws (None: torch's global one).
+        """
         return {}
+
+    @classmethod
+    def stack(cls, objectives: Sequence[Objective]) -> Objective:
+        """One objective for K models from K single ones of this class and the same options."""
+        first = objectives[0]
+        for other in objectives[1:]:
+            if type(other) is not type(first) or other.options != first.options:
+                raise ValueError(f"cannot stack {first.name} {first.options} with {other.name} {other.options}")
+        values = {key: [float(getattr(o, key)) for o in objectives] for key in cls.per_model}
+        stacked = cls(**first.options, **values)
+        stacked._stack_state(objectives)
+        return stacked
+
+    def unstack(self, k: int) -> Objective:
+        """The single objective of model k of this stack."""
+        single = type(self)(**self.options, **{key: float(getattr(self, key)[k]) for key in self.per_model})
+        self._unstack_state(k, single)
+        return single.to(next(iter(self.buffers())).device)
+
+    def _stack_state(self, objectives: Sequence[Objective]) -> None:
+        """Take over the single objectives' learned state (none by default)."""
+
+    def _unstack_state(self, k: int, single: Objective) -> None:
+        """Give model k's learned state to `single` (none by default)."""
 
 
 class BetaVAE(Objective):
@@ -46,17 +107,16 @@ class BetaVAE(Objective):
     """
 
     name = "beta"
+    per_model = ("beta", "kl_warmup_share")
 
-    def __init__(self, beta: float = 1.0, kl_warmup_share: float = 0.0) -> None:
+    def __init__(self, beta: PerModel = 1.0, kl_warmup_share: PerModel = 0.0) -> None:
         super().__init__()
-        if beta <= 0:
-            raise ValueError(f"beta must be > 0, got {beta}")
-        self.beta = beta
-        self.kl_warmup_share = kl_warmup_share
+        self._set_per_model(beta=beta, kl_warmup_share=kl_warmup_share)
+        self._check("beta", self.beta > 0, "> 0")
 
-    def forward(self, out: VAEOutput, progress: float) -> dict[str, torch.Tensor]:
+    def forward(self, out: VAEOutput, progress: float | torch.Tensor) -> dict[str, torch.Tensor]:
         weight = _ramp(progress, self.kl_warmup_share) * self.beta
-        recon, kl = out.recon.mean(), out.kl.mean()
+        recon, kl = out.recon.mean(-1), out.kl.mean(-1)
         return {"loss": recon + weight * kl, "recon": recon, "kl": kl}
 
 
@@ -68,29 +128,25 @@ class CapacityVAE(Objective):
     """
 
     name = "capacity"
+    per_model = ("beta", "c_max", "capacity_share", "kl_warmup_share")
 
-    def __init__(self, beta: float = 1.0, c_max: float = 0.0, capacity_share: float = 0.8,
-                 kl_warmup_share: float = 0.0) -> None:
+    def __init__(self, beta: PerModel = 1.0, c_max: PerModel = 0.0, capacity_share: PerModel = 0.8,
+                 kl_warmup_share: PerModel = 0.0) -> None:
         super().__init__()
-        if beta <= 0:
-            raise ValueError(f"beta must be > 0, got {beta}")
-        if c_max < 0:
-            raise ValueError(f"c_max must be >= 0, got {c_max}")
-        self.beta = beta
-        self.c_max = c_max
-        self.capacity_share = capacity_share
-        self.kl_warmup_share = kl_warmup_share
+        self._set_per_model(beta=beta, c_max=c_max, capacity_share=capacity_share, kl_warmup_share=kl_warmup_share)
+        self._check("beta", self.beta > 0, "> 0")
+        self._check("c_max", self.c_max >= 0, ">= 0")
 
-    def capacity(self, progress: float) -> float:
-        """C at this point of training, in nats."""
+    def capacity(self, progress: float | torch.Tensor) -> torch.Tensor:
+        """C at this point of training, in nats (one per model)."""
         return self.c_max * _ramp(progress, self.capacity_share)
 
-    def forward(self, out: VAEOutput, progress: float) -> dict[str, torch.Tensor]:
+    def forward(self, out: VAEOutput, progress: float | torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.capacity(progress)
         weight = _ramp(progress, self.kl_warmup_share) * self.beta
-        recon = out.recon.mean()
-        loss = recon + weight * (out.kl - c).abs().mean()
-        return {"loss": loss, "recon": recon, "kl": out.kl.mean(), "C": torch.tensor(c)}
+        recon = out.recon.mean(-1)
+        loss = recon + weight * (out.kl - c.unsqueeze(-1)).abs().mean(-1)
+        return {"loss": loss, "recon": recon, "kl": out.kl.mean(-1), "C": c}
 
 
 TC_ESTIMATORS = ("mws", "mss")
@@ -137,13 +193,13 @@ def _aggregate_log_densities(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Te
     are estimated from the batch's posteriors with the weights of `_log_mixture_weights`. Each
     marginal is a mixture with the same weights as the joint, so the weights enter each once.
     """
-    batch_size = z.shape[0]
+    batch_size = z.shape[-2]
     log_w = _log_mixture_weights(batch_size, n_data, estimator, dtype=z.dtype, device=z.device)
-    # log q(z_id | n_j), cells i × cells j × latent d
-    pairwise = _log_normal(z[:, None, :], mu[None, :, :], logvar[None, :, :])
-    log_qz_given_x = pairwise.diagonal(dim1=0, dim2=1).sum(0)
-    log_qz = torch.logsumexp(log_w + pairwise.sum(-1), dim=1)
-    log_qz_marginals = torch.logsumexp(log_w[:, :, None] + pairwise, dim=1)
+    # log q(z_id | n_j), (models ×) cells i × cells j × latent d
+    pairwise = _log_normal(z[..., :, None, :], mu[..., None, :, :], logvar[..., None, :, :])
+    log_qz_given_x = pairwise.diagonal(dim1=-3, dim2=-2).sum(-2)
+    log_qz = torch.logsumexp(log_w + pairwise.sum(-1), dim=-1)
+    log_qz_marginals = torch.logsumexp(log_w[:, :, None] + pairwise, dim=-2)
     return log_qz_given_x, log_qz, log_qz_marginals
 
 
@@ -151,7 +207,8 @@ def kl_decomposition(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, n_
                      estimator: str = "mss") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Chen et al. (2018)'s split of the KL term into (index-code MI, total correlation, dimension-wise KL).
 
-    z: one posterior sample per cell (cells × latent) with posterior mean `mu` and log-variance
+    z: one posterior sample per cell (cells × latent, or models × cells × latent for a stack,
+    giving one value per model) with posterior mean `mu` and log-variance
     `logvar`; the batch is drawn from a dataset of `n_data` cells; prior N(0, I). Each term is a
     mean over the batch, in nats. For every cell the three terms telescope to
     log q(z_i | n_i) − log p(z_i), so their sum is exactly the single-sample Monte Carlo
@@ -160,9 +217,9 @@ def kl_decomposition(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, n_
     log_qz_given_x, log_qz, log_qz_marginals = _aggregate_log_densities(z, mu, logvar, n_data, estimator)
     log_prod_marginals = log_qz_marginals.sum(-1)
     log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z)).sum(-1)
-    mutual_info = (log_qz_given_x - log_qz).mean()
-    total_corr = (log_qz - log_prod_marginals).mean()
-    dimwise_kl = (log_prod_marginals - log_pz).mean()
+    mutual_info = (log_qz_given_x - log_qz).mean(-1)
+    total_corr = (log_qz - log_prod_marginals).mean(-1)
+    dimwise_kl = (log_prod_marginals - log_pz).mean(-1)
     return mutual_info, total_corr, dimwise_kl
 
 
@@ -175,7 +232,7 @@ def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, n
     smaller than the dataset. Both are biased for the log, and the estimate can dip below zero.
     """
     _, log_qz, log_qz_marginals = _aggregate_log_densities(z, mu, logvar, n_data, estimator)
-    return (log_qz - log_qz_marginals.sum(-1)).mean()
+    return (log_qz - log_qz_marginals.sum(-1)).mean(-1)
 
 
 class BetaTCVAE(Objective):
@@ -189,34 +246,39 @@ class BetaTCVAE(Objective):
     """
 
     name = "tcvae"
+    per_model = ("beta", "alpha", "gamma", "kl_warmup_share")
 
-    def __init__(self, beta: float = 6.0, alpha: float = 1.0, gamma: float = 1.0, tc_estimator: str = "mss",
-                 n_data: int | None = None, kl_warmup_share: float = 0.0) -> None:
-        super().__init__()
-        for label, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if value < 0:
-                raise ValueError(f"{label} must be >= 0, got {value}")
+    def __init__(self, beta: PerModel = 6.0, alpha: PerModel = 1.0, gamma: PerModel = 1.0,
+                 tc_estimator: str = "mss", n_data: int | None = None, kl_warmup_share: PerModel = 0.0) -> None:
+        super().__init__(tc_estimator=tc_estimator, n_data=n_data)
+        self._set_per_model(beta=beta, alpha=alpha, gamma=gamma, kl_warmup_share=kl_warmup_share)
+        for label in ("alpha", "beta", "gamma"):
+            self._check(label, getattr(self, label) >= 0, ">= 0")
         if tc_estimator not in TC_ESTIMATORS:
             raise ValueError(f"tc_estimator must be one of {TC_ESTIMATORS}, got {tc_estimator!r}")
         if n_data is None or n_data < 2:
             raise ValueError(f"tcvae needs n_data, the number of cells in the dataset (>= 2), got {n_data}")
-        self.alpha, self.beta, self.gamma = alpha, beta, gamma
         self.tc_estimator = tc_estimator
         self.n_data = n_data
-        self.kl_warmup_share = kl_warmup_share
 
-    def forward(self, out: VAEOutput, progress: float) -> dict[str, torch.Tensor]:
+    def forward(self, out: VAEOutput, progress: float | torch.Tensor) -> dict[str, torch.Tensor]:
         mi, tc, dimwise_kl = kl_decomposition(out.z, out.qz_mu, out.qz_logvar, self.n_data, self.tc_estimator)
         weight = _ramp(progress, self.kl_warmup_share)
-        recon = out.recon.mean()
+        recon = out.recon.mean(-1)
         loss = recon + weight * (self.alpha * mi + self.beta * tc + self.gamma * dimwise_kl)
-        return {"loss": loss, "recon": recon, "kl": out.kl.mean(), "mi": mi, "tc": tc, "dimwise_kl": dimwise_kl}
+        return {"loss": loss, "recon": recon, "kl": out.kl.mean(-1), "mi": mi, "tc": tc, "dimwise_kl": dimwise_kl}
 
 
-def _permute_dims(z: torch.Tensor) -> torch.Tensor:
-    """Shuffle each column of z independently across cells: samples of Π_d q_d(z_d) from samples of q(z)."""
-    columns = [col[torch.randperm(z.shape[0], device=z.device)] for col in z.unbind(1)]
-    return torch.stack(columns, dim=1)
+def _permute_dims(z: torch.Tensor, generators: Sequence[torch.Generator] | None = None) -> torch.Tensor:
+    """Shuffle each column of z independently across cells: samples of Π_d q_d(z_d) from samples of q(z).
+
+    z: cells × latent, or models × cells × latent with one generator per model.
+    """
+    if generators is None:
+        keys = torch.rand(z.shape, device=z.device)
+    else:
+        keys = per_model_draws(z.shape[1:], generators, "uniform", z.device)
+    return z.gather(-2, keys.argsort(dim=-2))
 
 
 class FactorVAE(Objective):
@@ -230,69 +292,106 @@ class FactorVAE(Objective):
     shuffled across cells), which halves the encoder passes and keeps one batch per step.
     The paper uses γ from 6.4 to 40 depending on the dataset (40 on 2D Shapes, 6.4 on 3D Shapes).
     D's weights and its optimiser state are part of `state_dict`, so training resumes exactly.
+    For a stack of K models, D is K discriminators in one (`StackedLinear` layers), one per model.
     """
 
     name = "factorvae"
+    per_model = ("gamma", "kl_warmup_share")
 
-    def __init__(self, gamma: float = 10.0, n_latent: int | None = None, discriminator_lr: float = 1e-4,
-                 discriminator_width: int = 1000, kl_warmup_share: float = 0.0) -> None:
-        super().__init__()
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
+    def __init__(self, gamma: PerModel = 10.0, n_latent: int | None = None, discriminator_lr: float = 1e-4,
+                 discriminator_width: int = 1000, kl_warmup_share: PerModel = 0.0) -> None:
+        super().__init__(n_latent=n_latent, discriminator_lr=discriminator_lr,
+                         discriminator_width=discriminator_width)
+        n_models = self._set_per_model(gamma=gamma, kl_warmup_share=kl_warmup_share)
+        self._check("gamma", self.gamma >= 0, ">= 0")
         if n_latent is None or n_latent < 2:
             raise ValueError(f"factorvae needs n_latent, the latent dimension (>= 2), got {n_latent}")
-        self.gamma = gamma
-        self.kl_warmup_share = kl_warmup_share
         layers: list[nn.Module] = []
         n_in = n_latent
-        for _ in range(5):
-            layers += [nn.Linear(n_in, discriminator_width), nn.LeakyReLU(0.2)]
-            n_in = discriminator_width
-        layers.append(nn.Linear(n_in, 2))
-        self.discriminator = nn.Sequential(*layers)
-        self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=discriminator_lr, betas=(0.5, 0.9))
+        for n_out in [discriminator_width] * 5 + [2]:
+            layers.append(nn.Linear(n_in, n_out) if n_models is None else StackedLinear(n_models, n_in, n_out))
+            layers.append(nn.LeakyReLU(0.2))
+            n_in = n_out
+        self.discriminator = nn.Sequential(*layers[:-1])
+        self.optimizer = fused_adam(self.discriminator.parameters(), lr=discriminator_lr, betas=(0.5, 0.9))
 
     def _logit_ratio(self, z: torch.Tensor) -> torch.Tensor:
         """log D(z) / (1 − D(z)) per cell, with D's parameters held fixed so the VAE step leaves them alone."""
         frozen = {key: value.detach() for key, value in self.discriminator.named_parameters()}
         logits = torch.func.functional_call(self.discriminator, frozen, (z,))
-        return logits[:, 0] - logits[:, 1]
+        return logits[..., 0] - logits[..., 1]
 
-    def forward(self, out: VAEOutput, progress: float) -> dict[str, torch.Tensor]:
-        tc = self._logit_ratio(out.z).mean()
-        kl = out.kl.mean()
-        recon = out.recon.mean()
+    def forward(self, out: VAEOutput, progress: float | torch.Tensor) -> dict[str, torch.Tensor]:
+        tc = self._logit_ratio(out.z).mean(-1)
+        kl = out.kl.mean(-1)
+        recon = out.recon.mean(-1)
         weight = _ramp(progress, self.kl_warmup_share)
         return {"loss": recon + weight * (kl + self.gamma * tc), "recon": recon, "kl": kl, "tc": tc}
 
-    def update(self, out: VAEOutput) -> dict[str, float]:
+    def update(self, out: VAEOutput, generators: Sequence[torch.Generator] | None = None
+               ) -> dict[str, torch.Tensor]:
         """One Adam step of D on the batch's z (class 0) against its dimension-wise permutation (class 1).
 
-        Returns D's cross-entropy (nats) and accuracy. A batch with non-finite z is skipped so that
-        a diverging VAE does not also ruin D; the loop reports the non-finite loss.
+        Returns D's cross-entropy (nats) and accuracy, per model. A model whose z is not finite
+        gives its D a zero gradient and reports NaN, so that a diverging VAE does not also ruin its
+        D; the loop reports the non-finite loss. No value is read back to the host.
         """
         z = out.z.detach()
-        if not torch.isfinite(z).all():
-            return {"discriminator_loss": math.nan}
+        finite = torch.isfinite(z).flatten(-2).all(-1)
+        z = torch.where(finite[..., None, None], z, 0.0)
         self._move_optimizer_state()
+        n_cells = z.shape[-2]
         with torch.enable_grad():
-            logits = self.discriminator(torch.cat([z, _permute_dims(z)]))
-            labels = torch.cat([torch.zeros(len(z), dtype=torch.long, device=z.device),
-                                torch.ones(len(z), dtype=torch.long, device=z.device)])
-            loss = F.cross_entropy(logits, labels)
+            logits = self.discriminator(torch.cat([z, _permute_dims(z, generators)], dim=-2))
+            log_p = logits.log_softmax(-1)
+            # class 0 for the first n_cells rows (z), class 1 for the permuted rest
+            cross_entropy = -torch.cat([log_p[..., :n_cells, 0], log_p[..., n_cells:, 1]], dim=-1).mean(-1)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (cross_entropy * finite).sum().backward()
             self.optimizer.step()
-        accuracy = (logits.detach().argmax(1) == labels).float().mean()
-        return {"discriminator_loss": float(loss.detach()), "discriminator_accuracy": float(accuracy)}
+        predicted = logits.detach().argmax(-1)
+        accuracy = torch.cat([predicted[..., :n_cells] == 0, predicted[..., n_cells:] == 1], dim=-1).float().mean(-1)
+        return {"discriminator_loss": torch.where(finite, cross_entropy.detach(), math.nan),
+                "discriminator_accuracy": torch.where(finite, accuracy, math.nan)}
 
     def _move_optimizer_state(self) -> None:
         # Adam's moments follow the parameters' device; they do not move with `.to()` when that is
-        # called after `load_state_dict`. The step count stays on the CPU, where Adam expects it.
-        for param, state in self.optimizer.state.items():
-            for key, value in state.items():
-                if key != "step" and torch.is_tensor(value) and value.device != param.device:
-                    state[key] = value.to(param.device)
+        # called after `load_state_dict`. The step count stays on the CPU where plain Adam expects it;
+        # fused and capturable Adam keep it with the parameters. A step on CUDA is captured in a
+        # CUDA graph, which needs capturable mode.
+        on_cuda = next(self.discriminator.parameters()).is_cuda
+        for group in self.optimizer.param_groups:
+            group["capturable"] = on_cuda
+            step_moves = bool(group.get("fused")) or on_cuda
+            for param in group["params"]:
+                state = self.optimizer.state.get(param, {})
+                for key, value in state.items():
+                    if torch.is_tensor(value) and value.device != param.device and (key != "step" or step_moves):
+                        state[key] = value.to(param.device)
+
+    def _stack_state(self, objectives: Sequence[Objective]) -> None:
+        for k, layer in enumerate(self.discriminator):
+            if isinstance(layer, StackedLinear):
+                layer.copy_from([o.discriminator[k] for o in objectives])
+
+    def _unstack_state(self, k: int, single: Objective) -> None:
+        with torch.no_grad():
+            for layer, target in zip(self.discriminator, single.discriminator):
+                if isinstance(layer, StackedLinear):
+                    layer.unstack_into(k, target)
+        saved = self.optimizer.state_dict()
+        plain = list(single.discriminator.parameters())
+
+        def take(value: Any, param: torch.Tensor) -> Any:
+            if not torch.is_tensor(value) or value.dim() == 0:
+                return copy.deepcopy(value)
+            mine = value[k]
+            return (mine.mT if param.dim() == 2 else mine.reshape(param.shape)).clone(
+                memory_format=torch.contiguous_format)
+
+        state = {i: {key: take(value, plain[i]) for key, value in entry.items()}
+                 for i, entry in saved["state"].items()}
+        single.optimizer.load_state_dict({"state": state, "param_groups": single.optimizer.state_dict()["param_groups"]})
 
     def get_extra_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
@@ -305,10 +404,18 @@ class FactorVAE(Objective):
 OBJECTIVES: dict[str, type[Objective]] = {cls.name: cls for cls in (BetaVAE, CapacityVAE, BetaTCVAE, FactorVAE)}
 
 
-def make_objective(name: str, **params: Any) -> Objective:
-    """Build the objective `name` from those of `params` its constructor takes; the rest are ignored."""
+def objective_keywords(name: str) -> list[str]:
+    """The keywords the objective `name` takes."""
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {name!r}")
-    cls = OBJECTIVES[name]
-    accepted = inspect.signature(cls).parameters
-    return cls(**{key: value for key, value in params.items() if key in accepted})
+    return list(inspect.signature(OBJECTIVES[name]).parameters)
+
+
+def make_objective(name: str, **params: Any) -> Objective:
+    """Build the objective `name` from `params`; a keyword it does not take is an error."""
+    accepted = objective_keywords(name)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"objective {name!r} takes no {', '.join(map(repr, unknown))}; "
+                         f"it takes {', '.join(accepted)}")
+    return OBJECTIVES[name](**params)

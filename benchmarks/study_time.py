@@ -1,0 +1,154 @@
+"""Training wall time of the default study on one device, from measured per-group epoch costs.
+
+    python benchmarks/study_time.py [--device cpu|cuda] [--group-size 8] [--measure-epochs 3]
+                                    [--max-cells 5000] [--cells kang2018=25000] [--configfile config.yaml]
+
+The study's runs (`scbeta.config.expand_runs` on the config) are put into groups as
+`scbeta.fit_many` trains them: one objective and its fixed options per group, at most
+`--group-size` models. For every kind of group (dataset, objective, options, K models) one
+group is trained for `--measure-epochs` epochs on simulated counts of the dataset's shape (at
+most `--max-cells` cells) and its seconds per epoch measured (median of the epochs after the
+first, which pays for set-up and, on CUDA, graph capture). That is then extrapolated: linearly
+in cells to the dataset's size (time per cell is flat in cells, benchmarks/README.md,
+scale.py), times the run's epochs, times the number of such groups. Every printed number says
+whether it is measured or extrapolated. Training only: baselines, metrics and figures are not
+included. A real dataset's size is not known before it is downloaded: give it with --cells NAME=N;
+otherwise its max_cells, else 25,000 (about the singlets of Kang et al. with a cell type).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train_speed.py
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+import scbeta  # noqa: E402
+from scbeta.config import enabled_datasets, expand_runs  # noqa: E402
+from scbeta.simulate import simulate_counts  # noqa: E402
+from scbeta.train import default_epochs  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ASSUMED_CELLS = 25_000  # a real dataset's size when neither --cells nor max_cells gives it (Kang et al.: ~25,000)
+TRAINING_KEYS = ("n_latent", "n_hidden", "n_layers", "dropout", "likelihood", "batch_size", "lr",
+                 "kl_warmup_epochs", "capacity_share")
+
+
+class _EpochClock(logging.Handler):
+    """Wall-clock time at each epoch's log line of scbeta's training loop."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.marks = [time.perf_counter()]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("epoch "):
+            self.marks.append(time.perf_counter())
+
+
+def seconds_per_epoch(adata, runs: list[dict], epochs: int, training: dict, device: str) -> float:  # noqa: ANN001
+    """Measured wall seconds of one epoch of the group `runs` (median after the first epoch)."""
+    logger = logging.getLogger("scbeta")
+    clock, level = _EpochClock(), logger.level
+    logger.addHandler(clock)
+    logger.setLevel(logging.INFO)
+    try:
+        scbeta.fit_many(adata, runs, epochs=epochs, device=device, **training)
+    finally:
+        logger.removeHandler(clock)
+        logger.setLevel(level)
+    laps = [b - a for a, b in zip(clock.marks, clock.marks[1:])]
+    return statistics.median(laps[1:] if len(laps) > 1 else laps)
+
+
+def study_groups(config: dict, group_size: int) -> list[dict]:
+    """The study's training groups: dataset, objective, the runs (as fit_many takes them)."""
+    table = expand_runs(config)
+    table = table[table["method"] == "vae"]
+    groups = []
+    for (dataset, objective), rows in table.groupby(["dataset", "objective"], sort=False):
+        by_options: dict[str, list[dict]] = {}
+        for row in rows.itertuples():
+            options = dict(row.objective_params)
+            if objective == "factorvae":
+                options["gamma"] = row.gamma
+            fixed = {k: v for k, v in options.items() if k != "gamma"}
+            by_options.setdefault(repr(sorted(fixed.items())), []).append(
+                {"objective": objective, "beta": row.beta, "c_max": row.c_max, "seed": row.seed,
+                 "objective_params": options})
+        for runs in by_options.values():
+            for start in range(0, len(runs), group_size):
+                groups.append({"dataset": dataset, "objective": objective, "runs": runs[start:start + group_size]})
+    return groups
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", type=Path, default=REPO / "config.yaml")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--group-size", type=int, default=8, help="most models trained at once")
+    parser.add_argument("--measure-epochs", type=int, default=3)
+    parser.add_argument("--max-cells", type=int, default=5000, help="measure on at most this many cells")
+    parser.add_argument("--cells", nargs="*", default=[], help="NAME=N for datasets not simulated")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(args.configfile.read_text())
+    given_cells = {name: int(n) for name, n in (item.split("=") for item in args.cells)}
+    training = {k: v for k, v in config["training"].items() if k in TRAINING_KEYS}
+
+    print(f"torch {torch.__version__}, scbeta {scbeta.__version__}, device {args.device}, {args.threads} threads, "
+          f"groups of at most {args.group_size}, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'dataset':<10} {'objective':<10} {'K':>3} {'groups':>6} {'cells':>7} {'epochs':>6} "
+          f"{'s/epoch (measured)':>26} {'s/epoch full size':>24} {'hours, all groups':>24}")
+    total_hours = 0.0
+    groups = study_groups(config, args.group_size)
+    kinds: dict[tuple, list[dict]] = {}
+    for group in groups:
+        key = (group["dataset"], group["objective"], len(group["runs"]),
+               repr({k: v for k, v in group["runs"][0]["objective_params"].items() if k != "gamma"}))
+        kinds.setdefault(key, []).append(group)
+    for name in enabled_datasets(config):
+        spec = config["datasets"][name]
+        if spec["source"] == "simulate":
+            sim = spec.get("simulate", {})
+            n_cells, n_genes, cells_label = sim.get("n_cells", 5000), sim.get("n_genes", 2000), "config"
+        else:
+            n_genes = spec.get("n_top_genes", 2000)
+            if name in given_cells:
+                n_cells, cells_label = given_cells[name], "--cells"
+            elif spec.get("max_cells"):
+                n_cells, cells_label = spec["max_cells"], "max_cells in the config"
+            else:
+                n_cells, cells_label = ASSUMED_CELLS, "assumed, not measured; give --cells"
+        epochs = config["training"].get("epochs") or default_epochs(n_cells)
+        measure_cells = min(n_cells, args.max_cells)
+        adata = simulate_counts(measure_cells, n_genes, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0,
+                                de_scale=1.0, seed=0)
+        for key, same in kinds.items():
+            if key[0] != name:
+                continue
+            seconds = seconds_per_epoch(adata, same[0]["runs"], args.measure_epochs, training, args.device)
+            full = seconds * n_cells / measure_cells
+            hours = full * epochs * len(same) / 3600
+            total_hours += hours
+            scaled = "measured" if measure_cells == n_cells else "extrapolated"
+            print(f"{name:<10} {key[1]:<10} {key[2]:>3} {len(same):>6} {n_cells:>7} {epochs:>6} "
+                  f"{seconds:>8.2f} at {measure_cells:>6} cells {full:>10.2f} ({scaled}) "
+                  f"{hours:>10.2f} (extrapolated)", flush=True)
+        print(f"{'':<10} ({name}: {n_cells} cells ({cells_label}), {epochs} epochs)")
+    n_models = sum(len(g["runs"]) for g in groups)
+    print(f"total training wall time, {n_models} models in {len(groups)} groups, one after another: "
+          f"{total_hours:.2f} h (extrapolated), {math.ceil(total_hours * 60)} min")
+
+
+if __name__ == "__main__":
+    main()
