@@ -72,6 +72,16 @@ def _build(params: dict[str, Any], device: torch.device) -> tuple[VAE, Objective
     return module, objective
 
 
+def _check_training_args(n_cells: int, n_latent: int, batch_size: int) -> None:
+    """Refuse settings that cannot train: no latent dimension, or minibatches of fewer than two cells."""
+    if n_latent < 1:
+        raise ValueError(f"n_latent must be at least 1, got {n_latent}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 (cells per minibatch), got {batch_size}")
+    if n_cells < 2:
+        raise ValueError(f"adata must hold at least 2 cells to train on, got {n_cells}")
+
+
 def fit(adata: ad.AnnData, *, objective: str | None = None, beta: float = 1.0, c_max: float = 0.0,
         n_latent: int = 10, n_hidden: int = 128, n_layers: int = 1, dropout: float = 0.1,
         likelihood: str = "zinb", epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3,
@@ -89,6 +99,7 @@ def fit(adata: ad.AnnData, *, objective: str | None = None, beta: float = 1.0, c
     With `checkpoint` (a folder), training checkpoints every `checkpoint_every` epochs and a
     rerun resumes from the last checkpoint of the same configuration.
     """
+    _check_training_args(adata.n_obs, n_latent, batch_size)
     if objective is None:
         objective = "capacity" if c_max > 0 else "beta"
     if objective == "beta" and c_max > 0:
