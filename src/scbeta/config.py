@@ -246,3 +246,40 @@ def check_figures(config: Mapping[str, Any], runs: pd.DataFrame, figure2_dataset
             raise ConfigError(f"config key figures.{key}: β {', '.join(f'{b:g}' for b in missing)} not in the "
                               f"β-VAE sweep of dataset {dataset!r} (β: {', '.join(f'{b:g}' for b in swept) or 'none'}); "
                               "choose values from that sweep")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (or JSON) config file; a syntax error raises a one-line ConfigError naming the file,
+    line and column."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of keys, found {type(loaded).__name__}")
+    return loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scbeta.config FILE...`: check that config files parse, printing one line per bad file."""
+    import sys
+
+    status = 0
+    for path in sys.argv[1:] if argv is None else argv:
+        try:
+            load_config_file(path)
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            status = 1
+        else:
+            print(f"{path}: valid YAML")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
