@@ -142,8 +142,8 @@ def test_one_identity_label_in_a_users_h5ad_is_refused(config, small_counts, tmp
     _user_config(config, tmp_path / "mine.h5ad", ["activity_00"], identity="cell_type")
     with pytest.raises(ValueError) as error:
         check_datasets(config)
-    assert _one_line(error) == (f"dataset 'mine' ({tmp_path / 'mine.h5ad'}): identity column 'cell_type' holds only the "
-                                "label 'B cells'; clustering and identity scores need at least 2 labels (set "
+    assert _one_line(error) == (f"dataset 'mine' ({tmp_path / 'mine.h5ad'}): identity column 'cell_type' holds "
+                                "only the label 'B cells'; clustering and identity scores need at least 2 labels (set "
                                 "identity: null to skip them)")
 
 

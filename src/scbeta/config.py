@@ -243,9 +243,9 @@ def check_figures(config: Mapping[str, Any], runs: pd.DataFrame, figure2_dataset
         swept = sorted(rows["beta"].unique())
         missing = [b for b in config["figures"].get(key, []) if float(b) not in swept]
         if missing:
+            shown = ", ".join(f"{b:g}" for b in swept) or "none"
             raise ConfigError(f"config key figures.{key}: β {', '.join(f'{b:g}' for b in missing)} not in the "
-                              f"β-VAE sweep of dataset {dataset!r} (β: {', '.join(f'{b:g}' for b in swept) or 'none'}); "
-                              "choose values from that sweep")
+                              f"β-VAE sweep of dataset {dataset!r} (β: {shown}); choose values from that sweep")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

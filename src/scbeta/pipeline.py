@@ -123,7 +123,8 @@ def prepare_kang2018(*, files: list[str], counts: str, n_top_genes: int, max_cel
     except SourceFileError as err:
         # Forget the unreadable file so that the next run fetches it again, e.g. after a fix in local_dir.
         discard(err.path)
-        logger.error("removed %s and its manifest record; the next run fetches it again", err.path)
+        logger.error("removed %s and its manifest record: fix the file at its source (local_dir or server), "
+                     "then rerun to fetch it again", err.path)
         raise
     logger.info("read %d cells × %d genes", cells.n_obs, cells.n_vars)
     prepared = prepare(cells, n_top_genes=n_top_genes, max_cells=max_cells, seed=subsample_seed)
