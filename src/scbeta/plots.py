@@ -471,6 +471,7 @@ def figure3(embedding: ad.AnnData, table: pd.DataFrame, latents: list[ad.AnnData
 
     if corr_rows.empty:  # e.g. only categorical factors: no correlation to show
         ax_b.set_xticks(range(len(betas)))
+        ax_b.set_xlim(-0.5, len(betas) - 0.5)
         ax_b.text(0.5, 0.5, f"no numeric factor:\n{stimulation!r} has no |r| score", transform=ax_b.transAxes,
                   ha="center", va="center", color="0.3")
     else:
