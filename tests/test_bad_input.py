@@ -59,11 +59,12 @@ def test_numeric_strings_become_numbers_before_validation(config):
     assert config["training"]["n_latent"] == 10 and isinstance(config["training"]["n_latent"], int)
 
 
-def test_a_string_that_is_no_number_is_still_refused(config):
-    config["training"]["lr"] = "fast"
+@pytest.mark.parametrize("text", ["fast", "nan", "inf"])
+def test_a_string_that_is_no_number_is_still_refused(config, text):
+    config["training"]["lr"] = text
     config["training"]["device"] = "cpu"  # a string key stays a string
     coerce_numbers(config, SCHEMA)
-    with pytest.raises(ConfigError, match=r"training\.lr = 'fast'"):
+    with pytest.raises(ConfigError, match=rf"training\.lr = '{text}'"):
         validate(config, SCHEMA)
     assert config["training"]["device"] == "cpu"
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ def _numeric_string(value: str, integer: bool) -> float | int | None:
     try:
         number = float(value)
     except ValueError:
+        return None
+    if not math.isfinite(number):  # "nan" and "inf" would slip past the schema's bounds
         return None
     if integer:
         return int(number) if number.is_integer() else None
@@ -211,7 +214,8 @@ def check_datasets(config: Mapping[str, Any]) -> None:
         if spec["source"] == "h5ad":
             shape = check_dataset_h5ad(spec["path"], layer=spec.get("layer"), factors=factor_names(spec),
                                        factor_types=factor_types(spec), identity=spec.get("identity"), name=name)
-            n_cells = shape[0] if n_cells is None else min(n_cells, shape[0])
+            if n_cells is None or shape[0] < n_cells:
+                n_cells, cells_key = shape[0], f"the cells of {spec['path']}"
             n_genes = shape[1]
         elif spec["source"] == "simulate":
             if spec.get("max_cells") is not None:

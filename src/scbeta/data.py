@@ -262,11 +262,11 @@ def check_factor_columns(obs: pd.DataFrame, factors: Sequence[str], factor_types
     for factor in factors:
         column = obs[factor]
         declared = factor_types.get(factor)
-        if declared == "numeric" and pd.to_numeric(column.astype(object), errors="coerce").isna().gt(
-                column.isna()).any():
-            example = column[pd.to_numeric(column.astype(object), errors="coerce").isna() & column.notna()].iloc[0]
-            raise ValueError(f"{source}: factor {factor!r} is declared numeric but holds {example!r}; "
-                             f"declare it categorical (factors: {{{factor}: categorical}})")
+        if declared == "numeric":
+            not_numbers = column[pd.to_numeric(column.astype(object), errors="coerce").isna() & column.notna()]
+            if len(not_numbers):
+                raise ValueError(f"{source}: factor {factor!r} is declared numeric but holds {not_numbers.iloc[0]!r}; "
+                                 f"declare it categorical (factors: {{{factor}: categorical}})")
         if declared is None and pd.api.types.is_integer_dtype(column) and not pd.api.types.is_bool_dtype(column):
             levels = sorted(column.dropna().unique())
             if len(levels) <= MAX_INTEGER_LEVELS and not set(levels) <= {0, 1}:
