@@ -76,7 +76,7 @@ def test_a_users_h5ad_runs_through_the_same_rules(tmp_path, small_counts):
     data.layers["raw"] = data.X.copy()
     data.X = data.X * 0.5  # normalised values in X: the workflow must read the layer
     data.write_h5ad(path)
-    config = {**REAL_CONFIG, "datasets": {
+    config = {**REAL_CONFIG, "figures": {"figure3_betas": [1]}, "datasets": {
         "simulated": {"enabled": False}, "kang2018": {"enabled": False},
         "mine": {"source": "h5ad", "path": str(path), "layer": "raw", "factors": ["condition"],
                  "identity": "identity", "max_cells": 400, "sweep": [{"objective": "beta", "beta": [1]}]}}}

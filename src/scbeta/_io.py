@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,41 @@ import anndata as ad
 import pandas as pd
 
 
+# Every temporary file this process writes is younger than this module: older ones beside a
+# target were left by a process that was killed while writing it.
+_IMPORTED_AT = time.time()
+
+
+def _part_name(path: Path) -> re.Pattern[str]:
+    """The names `atomic_path` gives the temporary files of `path` (see tempfile.mkstemp)."""
+    return re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.part{re.escape(path.suffix)}")
+
+
+def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of `path` left by an interrupted write (older than this process).
+
+    Returns the deleted paths.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = _part_name(path)
+    stale = [p for p in path.parent.iterdir()
+             if pattern.fullmatch(p.name) and p.is_file() and p.stat().st_mtime < _IMPORTED_AT]
+    for part in stale:
+        part.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds.
+
+    Temporary files of `path` that an earlier, killed process left behind are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

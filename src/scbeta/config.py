@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,55 @@ class ConfigError(ValueError):
 
 def _where(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def _accepts(schema: Mapping[str, Any], kind: str) -> bool:
+    types = schema.get("type", [])
+    return kind in ([types] if isinstance(types, str) else types)
+
+
+def _numeric_string(value: str, integer: bool) -> float | int | None:
+    """`value` as a number if it spells one (e.g. "1e-3", which YAML 1.1 reads as a string), else None."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):  # "nan" and "inf" would slip past the schema's bounds
+        return None
+    if integer:
+        return int(number) if number.is_integer() else None
+    return number
+
+
+def _coerce(node: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    if "$ref" in schema:
+        schema = root["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(node, str) and not _accepts(schema, "string"):
+        number = None
+        if _accepts(schema, "number"):
+            number = _numeric_string(node, integer=False)
+        elif _accepts(schema, "integer"):
+            number = _numeric_string(node, integer=True)
+        return node if number is None else number
+    if isinstance(node, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, value in node.items():
+            child = properties.get(key, extra if isinstance(extra, Mapping) else None)
+            if child is not None:
+                node[key] = _coerce(value, child, root)
+    elif isinstance(node, list) and isinstance(schema.get("items"), Mapping):
+        node[:] = [_coerce(value, schema["items"], root) for value in node]
+    return node
+
+
+def coerce_numbers(config: dict[str, Any], schema_path: str | Path) -> None:
+    """Turn strings that spell a number into numbers, in place, wherever the schema wants a number.
+
+    YAML 1.1 (PyYAML, Snakemake) reads `1e-3` and `5e-4` as strings; they are meant as numbers.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    _coerce(config, schema, schema)
 
 
 def validate(config: Mapping[str, Any], schema_path: str | Path) -> None:
@@ -42,6 +92,17 @@ def validate(config: Mapping[str, Any], schema_path: str | Path) -> None:
     if isinstance(error.instance, (dict, list)):
         raise ConfigError(f"config key {_where(error)}: {error.message}")
     raise ConfigError(f"config key {_where(error)} = {error.instance!r}: {error.message}")
+
+
+def factor_names(spec: Mapping[str, Any]) -> list[str]:
+    """The factor columns of a dataset, whether `factors` is a list or a mapping name → type."""
+    return list(spec["factors"])
+
+
+def factor_types(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Factor name → declared type ("categorical" or "numeric"); empty for a bare list (types inferred)."""
+    factors = spec["factors"]
+    return dict(factors) if isinstance(factors, Mapping) else {}
 
 
 def enabled_datasets(config: Mapping[str, Any]) -> list[str]:
@@ -99,20 +160,54 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
     return table.drop_duplicates(["dataset", "run"]).reset_index(drop=True)
 
 
+def _size_of(config: Mapping[str, Any], name: str) -> tuple[int | None, int | None, str, str]:
+    """Cells and genes a dataset will have as far as the config shows (None: unknown), with the keys saying so."""
+    from scbeta.simulate import SimulationParams
+
+    spec = config["datasets"][name]
+    where = f"datasets.{name}"
+    if spec["source"] == "simulate":
+        params = spec.get("simulate", {})
+        return (params.get("n_cells", SimulationParams.n_cells), params.get("n_genes", SimulationParams.n_genes),
+                f"{where}.simulate.n_cells", f"{where}.simulate.n_genes")
+    if spec["source"] == "kang2018":
+        return spec.get("max_cells"), spec.get("n_top_genes"), f"{where}.max_cells", f"{where}.n_top_genes"
+    return spec.get("max_cells"), None, f"{where}.max_cells", f"the genes of {spec.get('path')}"
+
+
+def _check_latent_size(config: Mapping[str, Any], name: str, n_cells: int | None, n_genes: int | None,
+                       cells_key: str, genes_key: str) -> None:
+    """n_latent dimensions need at least as many genes, and a baseline's as many components need as many cells."""
+    n_latent = config["training"]["n_latent"]
+    if n_genes is not None and n_latent > n_genes:
+        raise ConfigError(f"config key training.n_latent = {n_latent}: dataset {name!r} has only {n_genes} genes "
+                          f"({genes_key}); n_latent must be at most the number of genes")
+    baselines = config["datasets"][name].get("baselines", [])
+    if baselines and n_cells is not None and n_latent > n_cells:
+        raise ConfigError(f"config key training.n_latent = {n_latent}: the {baselines[0]} baseline of dataset "
+                          f"{name!r} needs at least n_latent cells, but it has {n_cells} ({cells_key})")
+
+
 def check_datasets(config: Mapping[str, Any]) -> None:
     """Check each enabled dataset's own requirements beyond the schema, before any job starts.
 
-    A user's .h5ad must exist, hold counts and have its factor and identity columns; a simulated
-    dataset's factors must be programs the simulator makes. Raises one-line ValueErrors.
+    A user's .h5ad must exist, hold counts, have its factor and identity columns, at least two
+    identity labels and no integer factor of unknown type that looks categorical; a simulated
+    dataset's factors must be programs the simulator makes. No dataset may have fewer genes than
+    `training.n_latent` (nor, with baselines, fewer cells). Raises one-line ValueErrors.
     """
     from scbeta.data import check_dataset_h5ad
     from scbeta.simulate import SimulationParams
 
     for name in enabled_datasets(config):
         spec = config["datasets"][name]
+        n_cells, n_genes, cells_key, genes_key = _size_of(config, name)
         if spec["source"] == "h5ad":
-            columns = [*spec["factors"], *([spec["identity"]] if spec.get("identity") else [])]
-            check_dataset_h5ad(spec["path"], layer=spec.get("layer"), columns=columns, name=name)
+            shape = check_dataset_h5ad(spec["path"], layer=spec.get("layer"), factors=factor_names(spec),
+                                       factor_types=factor_types(spec), identity=spec.get("identity"), name=name)
+            if n_cells is None or shape[0] < n_cells:
+                n_cells, cells_key = shape[0], f"the cells of {spec['path']}"
+            n_genes = shape[1]
         elif spec["source"] == "simulate":
             if spec.get("max_cells") is not None:
                 raise ConfigError(f"config key datasets.{name}.max_cells: a simulated dataset takes its "
@@ -122,7 +217,64 @@ def check_datasets(config: Mapping[str, Any]) -> None:
             n_activities = params.get("n_activities", SimulationParams.n_activities)
             known = ([f"identity_{k:02d}" for k in range(n_identities)]
                      + [f"activity_{k:02d}" for k in range(n_activities)] + ["identity"])
-            unknown = [f for f in spec["factors"] if f not in known]
+            unknown = [f for f in factor_names(spec) if f not in known]
             if unknown:
                 raise ConfigError(f"config key datasets.{name}.factors: {unknown} are not simulated; "
                                   f"the simulator makes {known}")
+            if spec.get("identity") and n_identities < 2:
+                raise ConfigError(f"config key datasets.{name}.simulate.n_identities = {n_identities}: the identity "
+                                  "scores need at least 2 identities (or set identity: null)")
+        _check_latent_size(config, name, n_cells, n_genes, cells_key, genes_key)
+
+
+def check_figures(config: Mapping[str, Any], runs: pd.DataFrame, figure2_dataset: str | None,
+                  figure3_datasets: list[str]) -> None:
+    """Every β a figure is asked to show (`figures.figure2_betas`, `figure3_betas`) must be a β-VAE run
+    (C_max = 0) of the dataset the figure shows. Raises a one-line ConfigError."""
+    wanted = [("figure2_betas", d) for d in [figure2_dataset] if d is not None]
+    wanted += [("figure3_betas", d) for d in figure3_datasets]
+    for key, dataset in wanted:
+        rows = runs[(runs["dataset"] == dataset) & (runs["objective"] == "beta") & (runs["c_max"] == 0)]
+        swept = sorted(rows["beta"].unique())
+        missing = [b for b in config["figures"].get(key, []) if float(b) not in swept]
+        if missing:
+            shown = ", ".join(f"{b:g}" for b in swept) or "none"
+            raise ConfigError(f"config key figures.{key}: β {', '.join(f'{b:g}' for b in missing)} not in the "
+                              f"β-VAE sweep of dataset {dataset!r} (β: {shown}); choose values from that sweep")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (or JSON) config file; a syntax error raises a one-line ConfigError naming the file,
+    line and column."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of keys, found {type(loaded).__name__}")
+    return loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scbeta.config FILE...`: check that config files parse, printing one line per bad file."""
+    import sys
+
+    status = 0
+    for path in sys.argv[1:] if argv is None else argv:
+        try:
+            load_config_file(path)
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            status = 1
+        else:
+            print(f"{path}: valid YAML")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

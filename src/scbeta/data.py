@@ -55,11 +55,22 @@ def _read_lines(path: Path) -> list[str]:
         return [line.strip() for line in handle if line.strip()]
 
 
+class SourceFileError(ValueError):
+    """A downloaded file that cannot be parsed; `path` is the file to fetch again."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
 def _read_sample_counts(path: Path, n_genes: int) -> sp.csr_matrix:
     """A genes × cells MatrixMarket file as cells × genes float32 CSR; never densified."""
-    matrix = scipy.io.mmread(path)
+    try:
+        matrix = scipy.io.mmread(path)
+    except (ValueError, OSError, EOFError, IndexError, OverflowError) as err:
+        raise SourceFileError(path, f"not a readable MatrixMarket count matrix ({err})") from err
     if not sp.issparse(matrix):
-        raise ValueError(f"{path}: expected a sparse MatrixMarket 'coordinate' matrix, found a dense 'array' one")
+        raise SourceFileError(path, f"expected a sparse MatrixMarket 'coordinate' matrix, found a dense 'array' one")
     if matrix.shape[0] != n_genes:
         raise ValueError(f"{path}: {matrix.shape[0]} rows, but {KANG2018_GENES} lists {n_genes} genes")
     return sp.csr_matrix(matrix.T, dtype=np.float32)
@@ -67,9 +78,12 @@ def _read_sample_counts(path: Path, n_genes: int) -> sp.csr_matrix:
 
 def _read_genes(path: Path) -> pd.DataFrame:
     """Ensembl id and symbol per gene, in matrix row order."""
-    genes = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
+    try:
+        genes = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, EOFError) as err:  # pandas' ParserError is a ValueError
+        raise SourceFileError(path, f"not a readable gene table ({err})") from err
     if genes.shape[1] < 2:
-        raise ValueError(f"{path}: expected two tab-separated columns (Ensembl id, symbol), found {genes.shape[1]}")
+        raise SourceFileError(path, f"expected two tab-separated columns (Ensembl id, symbol), found {genes.shape[1]}")
     return pd.DataFrame({"gene_ids": genes[0].to_numpy(), "gene_symbols": genes[1].to_numpy()})
 
 
@@ -79,23 +93,27 @@ def _read_cell_table(path: Path) -> pd.DataFrame:
     Returns the row names in column `row_name`, then the columns named by the header, with
     t-SNE coordinates as float, `cluster` as nullable integer and the rest categorical.
     """
-    with gzip.open(path, "rt") if path.name.endswith(".gz") else open(path) as handle:
-        header = [field.strip('"') for field in handle.readline().rstrip("\r\n").split("\t")]
-    table = pd.read_csv(path, sep="\t", skiprows=1, header=None, dtype=str, na_values=["NA"], keep_default_na=False)
+    try:
+        with gzip.open(path, "rt") if path.name.endswith(".gz") else open(path) as handle:
+            header = [field.strip('"') for field in handle.readline().rstrip("\r\n").split("\t")]
+        table = pd.read_csv(path, sep="\t", skiprows=1, header=None, dtype=str, na_values=["NA"],
+                            keep_default_na=False)
+    except (ValueError, OSError, EOFError) as err:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
+        raise SourceFileError(path, f"not a readable cell table ({err})") from err
     if table.shape[1] == len(header) + 1:
         table.columns = ["row_name", *header]
     elif table.shape[1] == len(header):  # a header that does name the row-name column
         table.columns = ["row_name", *header[1:]]
     else:
-        raise ValueError(f"{path}: the header has {len(header)} fields but the rows have {table.shape[1]}")
+        raise SourceFileError(path, f"the header has {len(header)} fields but the rows have {table.shape[1]}")
     missing = [column for column in KANG2018_CELL_COLUMNS if column not in table.columns]
     if missing:
-        raise ValueError(f"{path}: column(s) {missing} not found; the header is {header}")
+        raise SourceFileError(path, f"column(s) {missing} not found; the header is {header}")
     for column in ("tsne1", "tsne2", "cluster"):
         try:  # Python's float() parses exactly, unlike pandas' fast parser
             table[column] = table[column].astype(np.float64)
         except ValueError as err:
-            raise ValueError(f"{path}: column {column!r} must be numeric or NA: {err}") from err
+            raise SourceFileError(path, f"column {column!r} must be numeric or NA: {err}") from err
     cluster = table["cluster"].dropna()
     if cluster.eq(cluster.round()).all():
         table["cluster"] = table["cluster"].astype("Int64")
@@ -233,11 +251,48 @@ def read_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors
     return ad.AnnData(X=counts, obs=adata.obs.copy(), var=adata.var.copy())
 
 
-def check_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, columns: Sequence[str] = (),
-                       name: str | None = None, n_check: int = 1000) -> None:
+#: An integer factor with at most this many distinct values (other than 0/1) is probably a label.
+MAX_INTEGER_LEVELS = 20
+
+
+def check_factor_columns(obs: pd.DataFrame, factors: Sequence[str], factor_types: Mapping[str, str],
+                         source: str) -> None:
+    """Raise a one-line ValueError naming `source` for a factor declared numeric that is not, or an
+    undeclared integer factor with few distinct values (probably a categorical label stored as numbers)."""
+    for factor in factors:
+        column = obs[factor]
+        declared = factor_types.get(factor)
+        if declared == "numeric":
+            not_numbers = column[pd.to_numeric(column.astype(object), errors="coerce").isna() & column.notna()]
+            if len(not_numbers):
+                raise ValueError(f"{source}: factor {factor!r} is declared numeric but holds {not_numbers.iloc[0]!r}; "
+                                 f"declare it categorical (factors: {{{factor}: categorical}})")
+        if declared is None and pd.api.types.is_integer_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            levels = sorted(column.dropna().unique())
+            if len(levels) <= MAX_INTEGER_LEVELS and not set(levels) <= {0, 1}:
+                shown = ", ".join(map(str, levels[:6])) + (", ..." if len(levels) > 6 else "")
+                raise ValueError(f"{source}: factor {factor!r} holds {len(levels)} distinct integers ({shown}), "
+                                 f"probably a categorical label; declare its type in the config: "
+                                 f"factors: {{{factor}: categorical}} (or numeric)")
+
+
+def check_identity_labels(obs: pd.DataFrame, identity: str, source: str) -> None:
+    """Raise a one-line ValueError naming `source` unless the `identity` column holds at least two labels."""
+    labels = obs[identity].dropna().unique()
+    if len(labels) < 2:
+        found = f"only the label {str(labels[0])!r}" if len(labels) else "no label"
+        raise ValueError(f"{source}: identity column {identity!r} holds {found}; clustering and identity "
+                         "scores need at least 2 labels (set identity: null to skip them)")
+
+
+def check_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors: Sequence[str] = (),
+                       factor_types: Mapping[str, str] | None = None, identity: str | None = None,
+                       name: str | None = None, n_check: int = 1000) -> tuple[int, int]:
     """Fast checks of a user's .h5ad before any job starts: it exists, is not empty, has the obs
-    `columns`, and its first `n_check` cells hold counts. Raises a one-line ValueError naming the
-    dataset, the file and the problem. The workflow checks all cells again when it imports the file.
+    columns `factors` and `identity`, the factors fit their declared `factor_types` (see
+    `check_factor_columns`), the identity column has at least two labels, and its first `n_check`
+    cells hold counts. Returns (cells, genes). Raises a one-line ValueError naming the dataset, the
+    file and the problem. The workflow checks all cells again when it imports the file.
     """
     source = f"dataset {name or Path(path).stem!r} ({path})"
     if not Path(path).is_file():
@@ -247,10 +302,14 @@ def check_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, column
     except Exception as error:  # h5py and anndata raise many types for a file that is not an AnnData
         raise ValueError(f"{source}: not a readable .h5ad file ({type(error).__name__}: {error})") from None
     try:
-        _require_columns(adata, columns, source)
+        _require_columns(adata, [*factors, *([identity] if identity else [])], source)
+        check_factor_columns(adata.obs, factors, factor_types or {}, source)
+        if identity:
+            check_identity_labels(adata.obs, identity, source)
         if adata.n_obs == 0 or adata.n_vars == 0:
             raise ValueError(f"{source}: the count matrix is empty ({adata.n_obs} cells × {adata.n_vars} genes)")
         head = adata[: min(n_check, adata.n_obs)].to_memory()
         counts_matrix(head, layer=layer, source=source)
+        return adata.n_obs, adata.n_vars
     finally:
         adata.file.close()

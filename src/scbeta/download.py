@@ -196,6 +196,25 @@ def _copy_local(source: Path, dest: Path) -> None:
         check_gzip(dest, name=str(source))
 
 
+def _source_changed(source: Path, copy: Path) -> bool:
+    """Whether the local `source` of `copy` was changed after it was copied (other size, or modified since)."""
+    if not source.is_file():
+        return False
+    found, held = source.stat(), copy.stat()
+    return found.st_size != held.st_size or found.st_mtime > held.st_mtime
+
+
+def discard(path: str | os.PathLike) -> None:
+    """Delete a fetched file and its record in the `MANIFEST.tsv` beside it, so the next fetch takes it anew."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    manifest_path = path.parent / MANIFEST_NAME
+    if manifest_path.exists():
+        records = read_manifest(manifest_path)
+        if records.pop(path.name, None) is not None:
+            write_manifest(manifest_path, records)
+
+
 def _warn_if_unpublished_size(name: str, size: int, log: logging.Logger | logging.LoggerAdapter) -> None:
     published = KANG2018_PUBLISHED_SIZES.get(name)
     if published is not None and published != size:
@@ -211,7 +230,9 @@ def fetch_kang2018(dest_dir: str | os.PathLike, base_url: str = GEO_BASE_URL,
     Files come from `base_url` (the GEO tree), or are copied from `local_dir` if given (a folder
     holding the same file names flat). Each new file's size and SHA-256 go into
     `dest_dir/MANIFEST.tsv`; files already recorded there are checked against it and not fetched
-    again. A mismatch raises IntegrityError naming the file, expected and found.
+    again, except that a copy whose file in `local_dir` changed since (size, or modified later) is
+    copied again. A mismatch raises IntegrityError naming the file, expected and found, and how to
+    go on.
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -221,16 +242,19 @@ def fetch_kang2018(dest_dir: str | os.PathLike, base_url: str = GEO_BASE_URL,
     for name, relative in KANG2018_FILES.items():
         path = paths[name] = dest_dir / name
         expected = records.get(name)
-        if expected is not None and path.exists():
+        source = Path(local_dir) / name if local_dir is not None else None
+        if source is not None and path.exists() and _source_changed(source, path):
+            log.info("%s: %s changed since it was copied; copying it again", name, source)
+        elif expected is not None and path.exists():
             found = file_record(path)
             if found != expected:
                 raise _mismatch(path, expected, found, manifest_path, "Delete the file to fetch it again.")
             log.info("%s: present and matches %s", name, MANIFEST_NAME)
             continue
         with atomic_path(path) as tmp:
-            if local_dir is not None:
+            if source is not None:
                 log.info("%s: copying from %s", name, local_dir)
-                _copy_local(Path(local_dir) / name, tmp)
+                _copy_local(source, tmp)
             else:
                 url = f"{base_url.rstrip('/')}/{relative}"
                 log.info("%s: downloading %s", name, url)
@@ -239,8 +263,10 @@ def fetch_kang2018(dest_dir: str | os.PathLike, base_url: str = GEO_BASE_URL,
             found = file_record(tmp)
             # A file recorded earlier but missing now must come back identical.
             if expected is not None and found != expected:
-                raise _mismatch(path, expected, found, manifest_path,
-                                "The source now serves a different file; it was not kept.")
+                hint = ("The source now serves a different file; it was not kept." if source is None else
+                        f"{source} changed since it was recorded; to use the new file, delete the line of "
+                        f"{name} from {manifest_path} and rerun.")
+                raise _mismatch(path, expected, found, manifest_path, hint)
         if expected is None:
             records[name] = found
             # Written after each file so an interrupted run keeps what it already verified.

@@ -168,6 +168,7 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
     if not runs:
         raise ValueError("fit_many needs at least one run")
     t = {**TRAINING_DEFAULTS, **training}
+    _check_training_args(adata.n_obs, t["n_latent"], t["batch_size"])
     layer = t["layer"]
     counts = counts_matrix(adata, layer, source="adata" if layer is None else f"adata.layers[{layer!r}]")
     epochs = default_epochs(adata.n_obs) if t["epochs"] is None else int(t["epochs"])
@@ -209,6 +210,16 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
         group.module.unstack_into(vaes)
         return [Model(vae.to(device).eval(), group.objective.unstack(k), run_params, var_names, history)
                 for k, (vae, run_params, history) in enumerate(zip(vaes, params, histories))]
+
+
+def _check_training_args(n_cells: int, n_latent: int, batch_size: int) -> None:
+    """Refuse settings that cannot train: no latent dimension, or minibatches of fewer than two cells."""
+    if n_latent < 1:
+        raise ValueError(f"n_latent must be at least 1, got {n_latent}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 (cells per minibatch), got {batch_size}")
+    if n_cells < 2:
+        raise ValueError(f"adata must hold at least 2 cells to train on, got {n_cells}")
 
 
 def fit(adata: ad.AnnData, *, objective: str | None = None, beta: float = 1.0, c_max: float = 0.0,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from scbeta import __version__
-from scbeta._io import atomic_path, read_tsv, save_figure, write_h5ad, write_tsv
+from scbeta._io import atomic_path, read_tsv, remove_stale_parts, save_figure, write_h5ad, write_tsv
 from scbeta.data import counts_matrix
 from scbeta.metrics import max_abs_corr
 from scbeta.registry import DEFAULT_RESOLUTIONS, OBJECTIVES, RUN_COLUMNS
@@ -96,8 +96,12 @@ def simulate(*, counts: str, params: Mapping[str, Any]) -> None:
 
 
 @logged
-def download_kang2018(*, files: list[str], base_url: str, local_dir: str | None = None) -> None:
-    """Fetch the six GEO files of Kang et al. (2018) into the folder of `files`, checked against its MANIFEST.tsv."""
+def download_kang2018(*, files: list[str], base_url: str, local_dir: str | None = None,
+                      local_files: Sequence[str] = ()) -> None:
+    """Fetch the six GEO files of Kang et al. (2018) into the folder of `files`, checked against its MANIFEST.tsv.
+
+    `local_files` (the files in `local_dir`) are the rule's inputs only so that a changed one reruns it.
+    """
     from scbeta.download import fetch_kang2018
 
     fetch_kang2018(Path(files[0]).parent, base_url=base_url, local_dir=local_dir)
@@ -108,10 +112,18 @@ def prepare_kang2018(*, files: list[str], counts: str, n_top_genes: int, max_cel
                      subsample_seed: int = 0) -> None:
     """Parse the GEO files into one AnnData of singlets with a cell type (at most `max_cells`), on the most
     variable genes."""
+    from scbeta.data import SourceFileError, read_kang2018
     from scbeta.data import prepare_kang2018 as prepare
-    from scbeta.data import read_kang2018
+    from scbeta.download import discard
 
-    cells = read_kang2018(Path(files[0]).parent)
+    try:
+        cells = read_kang2018(Path(files[0]).parent)
+    except SourceFileError as err:
+        # Forget the unreadable file so that the next run fetches it again, e.g. after a fix in local_dir.
+        discard(err.path)
+        logger.error("removed %s and its manifest record: fix the file at its source (local_dir or server), "
+                     "then rerun to fetch it again", err.path)
+        raise
     logger.info("read %d cells × %d genes", cells.n_obs, cells.n_vars)
     prepared = prepare(cells, n_top_genes=n_top_genes, max_cells=max_cells, seed=subsample_seed)
     logger.info("kept %d singlets with a cell type, %d highly variable genes", prepared.n_obs, prepared.n_vars)
@@ -141,6 +153,11 @@ def train(*, counts: str, model: str, history: str, checkpoint: str, run: Mappin
           training: Mapping[str, Any]) -> None:
     """Fit one model of the sweep and save it into the folder of `model` (with `history`)."""
     from scbeta.model import fit
+    from scbeta.train import CHECKPOINT_FILE
+
+    # A job killed while writing its checkpoint left a temporary file that no later write may replace.
+    for part in remove_stale_parts(Path(checkpoint) / CHECKPOINT_FILE):
+        logger.info("removed %s, left by an interrupted checkpoint write", part)
 
     adata = ad.read_h5ad(counts)
     training = dict(training)
@@ -197,20 +214,40 @@ def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> N
     write_h5ad(out, embedding, {"seed": seed, "n_neighbors": n_neighbors})
 
 
+def factor_table(obs: pd.DataFrame, factors: Sequence[str],
+                 factor_types: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The `factors` columns of `obs`, as the types declared in `factor_types` ("categorical" or "numeric");
+    undeclared columns keep their dtype (numeric dtypes count as numeric)."""
+    table = obs[list(factors)].copy()
+    for name, declared in (factor_types or {}).items():
+        if name not in table:
+            continue
+        if declared == "categorical":
+            table[name] = table[name].astype("category")
+        elif declared == "numeric":
+            values = pd.to_numeric(table[name].astype(object), errors="coerce")
+            if values.isna().gt(table[name].isna()).any():
+                raise ValueError(f"factor {name!r} is declared numeric but holds non-numeric values")
+            table[name] = values.astype(float)
+    return table
+
+
 def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = None,
                  correlation: str = "pearson", resolutions: tuple[float, ...] = DEFAULT_RESOLUTIONS,
-                 n_neighbors: int = 15, seed: int = 0, neighbors_method: str = "umap") -> pd.DataFrame:
+                 n_neighbors: int = 15, seed: int = 0, neighbors_method: str = "umap",
+                 factor_types: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Every metric of one latent (`obsm["X_latent"]`) against its factors and identity labels, as long rows.
 
-    max |corr| for each numeric factor; the disentanglement scores over all `factors` (numeric
-    or categorical); with an `identity` column, the best Leiden ARI (and its NMI and resolution)
+    max |corr| for each numeric factor (declared "numeric" in `factor_types`, or undeclared with a
+    numeric dtype); the disentanglement scores over all `factors` (numeric or categorical); with an
+    `identity` column, the best Leiden ARI (and its NMI and resolution)
     and the per-label balanced accuracy of the best single dimension. Columns: `metric`,
     `factor` (empty for a score over all factors), `dim` (-1 where none), `value`.
     """
     from scbeta.metrics import all_scores, best_ari, identity_accuracy, is_categorical
 
     z = adata.obsm["X_latent"]
-    table = adata.obs[factors]
+    table = factor_table(adata.obs, factors, factor_types)
     numeric = [name for name in factors if not is_categorical(table[name])]
     rows = []
     if numeric:
@@ -230,27 +267,33 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
 @logged
 def score(*, latent: str, scores: str, factors: list[str], identity: str | None = None,
           correlation: str = "pearson", resolutions: Sequence[float] = DEFAULT_RESOLUTIONS,
-          n_neighbors: int = 15, neighbors_method: str = "umap") -> None:
-    """Score one run's latent; one row per metric × factor, with the run's parameters beside it."""
+          n_neighbors: int = 15, neighbors_method: str = "umap",
+          factor_types: Mapping[str, str] | None = None) -> None:
+    """Score one run's latent; one row per metric × factor, with the run's parameters beside it.
+
+    `factor_types` declares factors "categorical" or "numeric" (see `score_latent`)."""
     adata = ad.read_h5ad(latent)
     run = adata.uns["run"]
-    settings = {"factors": list(factors), "identity": identity, "correlation": correlation,
-                "resolutions": list(resolutions), "n_neighbors": n_neighbors, "neighbors_method": neighbors_method}
+    settings = {"factors": list(factors), "factor_types": dict(factor_types or {}), "identity": identity,
+                "correlation": correlation, "resolutions": list(resolutions), "n_neighbors": n_neighbors,
+                "neighbors_method": neighbors_method}
     table = score_latent(adata, list(factors), identity, correlation, tuple(resolutions), n_neighbors,
-                         seed=int(run["seed"]), neighbors_method=neighbors_method)
+                         seed=int(run["seed"]), neighbors_method=neighbors_method, factor_types=factor_types)
     for position, key in enumerate(RUN_COLUMNS):
         table.insert(position, key, run[key])
     write_tsv(table, scores, settings)
 
 
 @logged
-def collect(*, scores: list[str], table: str, max_abs_corr_table: str) -> None:
-    """Concatenate per-run score tables into the dataset's `all.tsv` and its max |corr| table."""
+def collect(*, scores: list[str], table: str, max_abs_corr_table: str,
+            settings: Mapping[str, Any] | None = None) -> None:
+    """Concatenate per-run score tables into the dataset's `all.tsv` and its max |corr| table; `settings`
+    (the config they come from) goes into their provenance line."""
     frames = [read_tsv(path) for path in scores]
     combined = pd.concat(frames, ignore_index=True)
-    write_tsv(combined, table)
+    write_tsv(combined, table, settings)
     write_tsv(combined[combined["metric"] == "max_abs_corr"].rename(columns={"value": "abs_corr"}),
-              max_abs_corr_table)
+              max_abs_corr_table, settings)
 
 
 @logged

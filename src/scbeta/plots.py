@@ -444,8 +444,10 @@ def figure3(embedding: ad.AnnData, table: pd.DataFrame, latents: list[ad.AnnData
     absent = [t for t in targets if t not in cell_types]
     n_seeds = runs.groupby("beta")["seed"].nunique()
     seed_text = f"{n_seeds.min()}" if n_seeds.min() == n_seeds.max() else f"{n_seeds.min()}–{n_seeds.max()}"
+    corr_rows = runs[(runs["metric"] == "max_abs_corr") & (runs["factor"] == stimulation)]
 
-    n_targets = len(present) + 1
+    n_targets = len(present) + (not corr_rows.empty)
+    latents = latents if n_targets else []  # panel E has nothing to show
     width = max(7.2, 1.85 * n_targets + 0.4)
     e_rows = n_targets if n_targets <= 2 else 1 + len(latents)
     e_height = 1.9 * e_rows + 0.3 if latents else 0.0
@@ -458,8 +460,13 @@ def figure3(embedding: ad.AnnData, table: pd.DataFrame, latents: list[ad.AnnData
     umap_panel(ax_a, coords, embedding.obs[identity], "", categorical=True, colors=colors)
     ax_a.set_title("A  Cell type", loc="left", fontweight="bold")
 
-    corr = runs[(runs["metric"] == "max_abs_corr") & (runs["factor"] == stimulation)]
-    _grouped_bars(ax_b, corr, None, "value", betas, betas)
+    if corr_rows.empty:  # e.g. only categorical factors: no correlation to show
+        ax_b.set_xticks(range(len(betas)))
+        ax_b.set_xlim(-0.5, len(betas) - 0.5)
+        ax_b.text(0.5, 0.5, f"no numeric factor:\n{stimulation!r} has no |r| score", transform=ax_b.transAxes,
+                  ha="center", va="center", color="0.3")
+    else:
+        _grouped_bars(ax_b, corr_rows, None, "value", betas, betas)
     ax_b.set_ylim(0, 1)
     ax_b.set_ylabel("Max |Pearson r|, stimulation vs. one dim.")
     ax_b.set_title(f"B  Exp. factor recovery{second_line}", loc="left", fontweight="bold")
@@ -496,10 +503,11 @@ def figure3(embedding: ad.AnnData, table: pd.DataFrame, latents: list[ad.AnnData
         shape = (n_targets, 1 + len(latents)) if by_row else (1 + len(latents), n_targets)
         grid = np.atleast_2d(bottom.subplots(*shape))
         axes = grid if by_row else grid.T  # axes[target, 0] shows the cells, axes[target, k] latent k
-        stim_values = pd.to_numeric(embedding.obs[stimulation], errors="coerce").to_numpy(dtype=float)
         cell_labels = embedding.obs[identity].astype(object).to_numpy()
         panels = [(t, cell_labels == t, "identity_accuracy", t, colors[t]) for t in present]
-        panels.append(("IFN-β stimulated", stim_values > 0.5, "max_abs_corr", stimulation, "#7F0000"))
+        if not corr_rows.empty:
+            stim_values = pd.to_numeric(embedding.obs[stimulation], errors="coerce").to_numpy(dtype=float)
+            panels.append(("IFN-β stimulated", stim_values > 0.5, "max_abs_corr", stimulation, "#7F0000"))
         for row, (name, mask, metric, factor, color) in zip(axes, panels):
             highlight_panel(row[0], coords, mask, name, color=color)
             score_name = "|r|" if metric == "max_abs_corr" else "bal. acc."

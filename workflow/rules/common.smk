@@ -11,11 +11,22 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
-from scbeta.config import check_datasets, enabled_datasets, expand_runs, validate
+from scbeta.config import (
+    check_datasets,
+    check_figures,
+    coerce_numbers,
+    enabled_datasets,
+    expand_runs,
+    factor_names,
+    factor_types,
+    validate,
+)
 from scbeta.download import KANG2018_FILES
 from scbeta.registry import BASELINES, OBJECTIVES, REAL_SOURCES, SIMULATED_SOURCES
 
-validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+coerce_numbers(config, SCHEMA)
+validate(config, SCHEMA)
 check_datasets(config)
 
 RUNS = expand_runs(config)
@@ -79,6 +90,32 @@ def dataset_value(key, default=None):
         return dataset_spec(wildcards.dataset).get(key, default)
 
     return value
+
+
+def dataset_factors(wildcards):
+    """The dataset's factor columns (the keys where `factors` declares their types)."""
+    return factor_names(dataset_spec(wildcards.dataset))
+
+
+def dataset_factor_types(wildcards):
+    """Factor name → declared type (categorical or numeric); empty where `factors` is a bare list."""
+    return factor_types(dataset_spec(wildcards.dataset))
+
+
+def collect_settings(wildcards):
+    """The config a dataset's metric table comes from: its dataset entry, training and evaluation."""
+    return {
+        "dataset": wildcards.dataset,
+        "datasets": {wildcards.dataset: dataset_spec(wildcards.dataset)},
+        "training": config["training"],
+        "evaluation": config["evaluation"],
+    }
+
+
+def kang2018_local_files(wildcards):
+    """The six files in the dataset's `local_dir`, if it has one: a changed file there is copied again."""
+    local_dir = dataset_spec(wildcards.dataset).get("local_dir")
+    return [os.path.join(local_dir, name) for name in KANG2018_FILES] if local_dir else []
 
 
 def kang2018_files():
@@ -168,8 +205,11 @@ def figure3_datasets():
 
 
 def figure3_stimulation(wildcards):
-    """The experimental factor of Figure 3B and 3E: the dataset's first factor."""
-    return dataset_spec(wildcards.dataset)["factors"][0]
+    """The experimental factor of Figure 3B and 3E: the dataset's first factor not declared categorical."""
+    spec = dataset_spec(wildcards.dataset)
+    types = factor_types(spec)
+    names = factor_names(spec)
+    return next((name for name in names if types.get(name) != "categorical"), names[0])
 
 
 def figure3_targets():
@@ -185,6 +225,9 @@ def figure3_latents(wildcards):
         & runs["beta"].isin(config["figures"]["figure3_betas"])
     ]
     return expand("results/{dataset}/latents/{run}.h5ad", dataset=wildcards.dataset, run=chosen["run"])
+
+
+check_figures(config, RUNS, figure2_dataset(), figure3_datasets())
 
 
 def all_targets():

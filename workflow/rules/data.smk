@@ -1,4 +1,6 @@
 rule download_kang2018:
+    input:
+        local_files=kang2018_local_files,
     output:
         files=kang2018_files(),
     log:
@@ -57,7 +59,7 @@ rule import_h5ad:
     params:
         name="{dataset}",
         layer=dataset_value("layer"),
-        factors=dataset_value("factors"),
+        factors=dataset_factors,
         identity=dataset_value("identity"),
         max_cells=dataset_value("max_cells"),
         subsample_seed=dataset_value("subsample_seed", default=0),

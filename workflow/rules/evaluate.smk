@@ -29,7 +29,8 @@ rule score:
     benchmark:
         "results/benchmarks/{dataset}/score/{run}.tsv"
     params:
-        factors=dataset_value("factors"),
+        factors=dataset_factors,
+        factor_types=dataset_factor_types,
         identity=dataset_value("identity"),
         correlation=correlation_method(),
         resolutions=leiden_resolutions(),
@@ -64,6 +65,8 @@ rule collect:
         "results/logs/{dataset}/collect.log",
     benchmark:
         "results/benchmarks/{dataset}/collect.tsv"
+    params:
+        settings=collect_settings,
     resources:
         mem_mb=2000,
         runtime=10,
