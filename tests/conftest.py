@@ -35,7 +35,8 @@ def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 900):
 
 TINY_CONFIG = {
     "seeds": [0, 1],
-    "training": {"epochs": 3, "n_hidden": 32, "checkpoint_every": 2, "threads": 1, "device": "cpu"},
+    "training": {"epochs": 3, "n_hidden": 32, "checkpoint_every": 2, "threads": 1, "device": "cpu",
+                 "models_per_job": 3},
     "evaluation": {"neighbors_method": "gauss"},
     "datasets": {
         "simulated": {

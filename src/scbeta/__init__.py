@@ -9,13 +9,13 @@ except PackageNotFoundError:  # running from a source checkout that is not insta
 
 from scbeta import data, metrics, simulate  # noqa: E402
 
-__all__ = ["Model", "fit", "load", "data", "metrics", "simulate", "__version__"]
+__all__ = ["Model", "fit", "fit_many", "load", "data", "metrics", "simulate", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     # The model API needs torch, which takes a second to import; jobs that only score,
     # plot or simulate never pay for it.
-    if name in ("Model", "fit", "load"):
+    if name in ("Model", "fit", "fit_many", "load"):
         from scbeta import model
 
         return getattr(model, name)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,10 @@ OBJECTIVE_NAMES = ("beta", "capacity", "tcvae", "factorvae")
 # Keys a sweep entry may add for its objective; they go to the objective unchanged and are
 # fixed for the entry (not swept), e.g. a narrower FactorVAE discriminator for a quick run.
 OBJECTIVE_OPTIONS = {"tcvae": ("tc_estimator",), "factorvae": ("discriminator_width",)}
+# Objectives whose swept γ is one of their keywords (the other objectives weigh their terms by β).
+GAMMA_OBJECTIVES = ("factorvae",)
+# Keys of `objective_params` that a sweep varies; runs that differ only in these train in one job.
+SWEPT_OBJECTIVE_KEYS = ("gamma",)
 
 
 class ConfigError(ValueError):
@@ -79,8 +85,9 @@ def _entry_options(dataset: str, position: int, entry: Mapping[str, Any]) -> dic
 def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
     """One row per run of every enabled dataset: its sweep (objective × β × C_max × γ × seed) and baselines.
 
-    Columns are `RUN_COLUMNS` and `objective_params` (the sweep entry's fixed objective keywords,
-    a dict); `run` is unique within a dataset.
+    Columns are `RUN_COLUMNS` and `objective_params` (the keywords the run's objective takes
+    beyond β and C_max, a dict: the sweep entry's fixed options and FactorVAE's γ); `run` is
+    unique within a dataset.
     """
     records = []
     for dataset in enabled_datasets(config):
@@ -91,9 +98,10 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
             grid = itertools.product(entry.get("beta", [1.0]), entry.get("c_max", [0.0]),
                                      entry.get("gamma", [0.0]), seeds)
             for beta, c_max, gamma, seed in grid:
+                swept = {"gamma": float(gamma)} if entry["objective"] in GAMMA_OBJECTIVES else {}
                 records.append({"dataset": dataset, "method": "vae", "objective": entry["objective"],
                                 "beta": float(beta), "c_max": float(c_max), "gamma": float(gamma), "seed": int(seed),
-                                "objective_params": options})
+                                "objective_params": {**options, **swept}})
         for method in spec.get("baselines", []):
             records.extend({"dataset": dataset, "method": method, "objective": "", "beta": 0.0, "c_max": 0.0,
                             "gamma": 0.0, "seed": int(seed), "objective_params": {}} for seed in seeds)
@@ -106,6 +114,36 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
             raise ConfigError(f"config key datasets.{dataset}.sweep: run {run} appears in two entries with "
                               f"different settings {rows['objective_params'].tolist()}; give it one")
     return table.drop_duplicates(["dataset", "run"]).reset_index(drop=True)
+
+
+def group_runs(runs: pd.DataFrame, models_per_job: int) -> pd.DataFrame:
+    """`runs` (as from `expand_runs`) with a `group` column: the training job of each VAE run.
+
+    Within a dataset, the runs of one objective with the same fixed options (`objective_params`
+    other than `SWEPT_OBJECTIVE_KEYS`) are cut, in the table's (sweep) order, into groups of at
+    most `models_per_job` runs. Groups are named `<objective>_g<k>`, k counting the objective's
+    groups in the dataset from 0; baselines, which train nothing, get "".
+    """
+    if models_per_job < 1:
+        raise ConfigError(f"config key training.models_per_job = {models_per_job!r}: expected an integer >= 1")
+    groups = pd.Series("", index=runs.index, dtype=object)
+    for _, rows in runs[runs["method"] == "vae"].groupby("dataset", sort=False):
+        members: dict[tuple[str, str], list[Any]] = {}
+        for index, row in rows.iterrows():
+            fixed = {k: v for k, v in row["objective_params"].items() if k not in SWEPT_OBJECTIVE_KEYS}
+            members.setdefault((row["objective"], json.dumps(fixed, sort_keys=True)), []).append(index)
+        chunks_of: Counter[str] = Counter()
+        for (objective, _), indices in members.items():
+            for start in range(0, len(indices), models_per_job):
+                groups[indices[start:start + models_per_job]] = f"{objective}_g{chunks_of[objective]}"
+                chunks_of[objective] += 1
+    return runs.assign(group=groups)
+
+
+def training_runs(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The runs of one group as `scbeta.model.fit_many` takes them, in the order of `rows`."""
+    return [{"objective": str(r.objective), "beta": float(r.beta), "c_max": float(r.c_max), "seed": int(r.seed),
+             "objective_params": dict(r.objective_params)} for r in rows.itertuples()]
 
 
 def check_datasets(config: Mapping[str, Any]) -> None:

@@ -137,3 +137,17 @@ def load(path: str | Path, device: str = "auto") -> Model:
     history = read_tsv(path / "history.tsv") if (path / "history.tsv").exists() else pd.DataFrame()
     var_names = (path / "var_names.txt").read_text().splitlines()
     return Model(module, objective, params, var_names, history)
+
+
+def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str | Path | None = None,
+             **training: Any) -> list[Model]:
+    """Train one model per entry of `runs` on the same data and return them in the order of `runs`.
+
+    Each run is a dict of `fit`'s per-model keywords (`objective`, `beta`, `c_max`, `seed`,
+    `objective_params`); `training` holds the keywords shared by all (as in `fit`). With
+    `checkpoint` (one folder for the whole group), each run checkpoints into a subfolder of it,
+    so a rerun resumes the run that was interrupted.
+    """
+    return [fit(adata, **run, **training,
+                checkpoint=None if checkpoint is None else Path(checkpoint) / f"run{position}")
+            for position, run in enumerate(runs)]
