@@ -95,20 +95,26 @@ def test_bad_config_stops_at_parse_time_with_one_line(tmp_path):
 
 
 def scheduled_jobs(dry_run_output):
-    """{rule: its outputs} of the jobs a dry run lists."""
-    jobs = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    output: (.*)\n", dry_run_output, re.M)
-    return {rule: outputs.split(", ") for rule, outputs in jobs}
+    """{rule: (its outputs, its resources)} of the jobs a dry run lists."""
+    blocks = re.findall(r"^rule (\w+):\n((?:    .*\n)+)", dry_run_output, re.M)
+    fields = {rule: dict(re.findall(r"^    (\w+): (.*)$", block, re.M)) for rule, block in blocks}
+    return {rule: (job["output"].split(", "), job["resources"].split(", ")) for rule, job in fields.items()}
 
 
-def test_asking_for_one_model_trains_its_group_in_one_job(tmp_path):
-    result = run_snakemake(tmp_path, TINY_CONFIG, "-n", "--cores", "1",
+@pytest.mark.parametrize("device, gpus", [("cpu", 0), ("cuda", 1)])
+def test_asking_for_one_model_trains_its_group_in_one_job(tmp_path, device, gpus):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["training"]["device"] = device
+    result = run_snakemake(tmp_path, config, "-n", "--cores", "1",
                            "results/simulated/models/beta_beta10_cmax0_seed0/model.pt")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = scheduled_jobs(result.stdout)
     assert jobs.keys() == {"simulate", "train_simulated_beta_g0"}, result.stdout[-3000:]
+    outputs, resources = jobs["train_simulated_beta_g0"]
     group = ["beta_beta1_cmax0_seed0", "beta_beta1_cmax0_seed1", "beta_beta10_cmax0_seed0"]
-    assert sorted(jobs["train_simulated_beta_g0"]) == sorted(
-        f"results/simulated/models/{run}/{name}" for run in group for name in ("model.pt", "history.tsv"))
+    assert sorted(outputs) == sorted(f"results/simulated/models/{run}/{name}"
+                                     for run in group for name in ("model.pt", "history.tsv"))
+    assert f"gpu={gpus}" in resources  # one GPU for the whole group on CUDA
 
 
 RESUME_CONFIG = copy.deepcopy(TINY_CONFIG)
