@@ -54,11 +54,14 @@ def runs_of(dataset):
 
 
 def run_params(wildcards):
-    """The run's row of the sweep table as a dict (method, objective, beta, c_max, gamma, seed, group)."""
+    """The run's row of the sweep table as a dict (method, objective, beta, c_max, gamma, seed, objective_params).
+
+    Without its training group, so that regrouping (training.models_per_job) reruns no latent.
+    """
     rows = RUNS[(RUNS["dataset"] == wildcards.dataset) & (RUNS["run"] == wildcards.run)]
     if rows.empty:
         raise ValueError(f"run {wildcards.run!r} is not in the sweep of dataset {wildcards.dataset!r}")
-    return rows.iloc[0].to_dict()
+    return rows.iloc[0].drop("group").to_dict()
 
 
 def training_groups():
