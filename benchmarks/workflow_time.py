@@ -3,7 +3,8 @@
     python benchmarks/workflow_time.py [results/benchmarks]
 
 Every rule writes `results/benchmarks/<dataset>/<rule>[/<run>].tsv` (wall seconds, CPU seconds,
-peak resident memory). Prints one row per dataset and rule: jobs, total and largest wall time,
+peak resident memory); training writes one per group of runs, `<dataset>/train/<group>.tsv`, all
+counted as the rule `train`. Prints one row per dataset and rule: jobs, total and largest wall time,
 total CPU time, largest peak memory; then the totals. CPU seconds divided by the cores used
 bound the wall time of the whole run from below.
 """

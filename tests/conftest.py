@@ -17,10 +17,9 @@ def small_counts():
                            de_prob=0.2, de_loc=1.0, de_scale=0.5, activity_gene_prob=0.1)
 
 
-def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 900):
-    """Run the real `snakemake` command of this repository in `workdir` with `config` layered on config.yaml."""
-    import subprocess
-
+def snakemake_command(workdir: Path, config: dict, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The real `snakemake` command of this repository in `workdir` with `config` layered on config.yaml, and
+    its environment."""
     import yaml
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -30,12 +29,21 @@ def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 900):
                "--configfile", str(configfile), *args]
     # Test servers listen on 127.0.0.1: no proxy may stand between.
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    return command, env
+
+
+def run_snakemake(workdir: Path, config: dict, *args: str, timeout: int = 900):
+    """Run `snakemake_command` to its end."""
+    import subprocess
+
+    command, env = snakemake_command(workdir, config, *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 TINY_CONFIG = {
     "seeds": [0, 1],
-    "training": {"epochs": 3, "n_hidden": 32, "checkpoint_every": 2, "threads": 1, "device": "cpu"},
+    "training": {"epochs": 3, "n_hidden": 32, "checkpoint_every": 2, "threads": 1, "device": "cpu",
+                 "models_per_job": 3},
     "evaluation": {"neighbors_method": "gauss"},
     "datasets": {
         "simulated": {

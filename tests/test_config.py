@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scbeta.config import ConfigError, expand_runs, validate
+from scbeta.config import ConfigError, expand_runs, group_runs, training_runs, validate
 from scbeta.registry import run_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def test_sweep_entry_options_reach_only_its_runs(config):
     validate(config, SCHEMA)
     runs = expand_runs(config).set_index("run")
     simulated = runs[runs["dataset"] == "simulated"]
-    assert simulated.loc["factorvae_gamma10_seed0", "objective_params"] == {"discriminator_width": 64}
+    assert simulated.loc["factorvae_gamma10_seed0", "objective_params"] == {"discriminator_width": 64, "gamma": 10}
     assert simulated.loc["tcvae_beta6_cmax0_seed2", "objective_params"] == {"tc_estimator": "mws"}
     assert simulated.loc["beta_beta1_cmax0_seed1", "objective_params"] == {}
 
@@ -152,3 +152,71 @@ def test_run_names():
     assert run_name("vae", "tcvae", 6.0, 0.0, 0.0, 1) == "tcvae_beta6_cmax0_seed1"
     assert run_name("vae", "factorvae", 1.0, 0.0, 10.0, 0) == "factorvae_gamma10_seed0"
     assert run_name("pca", "", 0, 0, 0, 1) == "pca_seed1"
+
+
+def _sweep(config, *entries, seeds=(0, 1)):
+    config["seeds"] = list(seeds)
+    config["datasets"]["simulated"]["sweep"] = list(entries)
+    config["datasets"]["kang2018"]["enabled"] = False
+    validate(config, SCHEMA)
+    return expand_runs(config)
+
+
+def test_runs_are_grouped_by_objective_in_sweep_order(config):
+    runs = _sweep(config, {"objective": "beta", "beta": [1, 10, 30]}, {"objective": "tcvae", "beta": [6]},
+                  {"objective": "beta", "beta": [50]})
+    grouped = group_runs(runs, 4).set_index("run")["group"]
+    assert grouped.to_dict() == {
+        "beta_beta1_cmax0_seed0": "beta_g0", "beta_beta1_cmax0_seed1": "beta_g0",
+        "beta_beta10_cmax0_seed0": "beta_g0", "beta_beta10_cmax0_seed1": "beta_g0",
+        "beta_beta30_cmax0_seed0": "beta_g1", "beta_beta30_cmax0_seed1": "beta_g1",
+        "beta_beta50_cmax0_seed0": "beta_g1", "beta_beta50_cmax0_seed1": "beta_g1",
+        "tcvae_beta6_cmax0_seed0": "tcvae_g0", "tcvae_beta6_cmax0_seed1": "tcvae_g0",
+        "pca_seed0": "", "pca_seed1": "", "ica_seed0": "", "ica_seed1": "", "nmf_seed0": "", "nmf_seed1": "",
+    }
+
+
+@pytest.mark.parametrize("models_per_job, sizes", [(1, [1] * 16), (5, [5, 5, 5, 1]), (8, [8, 8]), (30, [16])])
+def test_groups_hold_at_most_models_per_job_runs_of_one_objective(config, models_per_job, sizes):
+    runs = _sweep(config, {"objective": "beta", "beta": [1, 10, 30, 50]},
+                  {"objective": "capacity", "beta": [1, 10, 30, 50], "c_max": [5, 10]})
+    grouped = group_runs(runs, models_per_job)
+    vae = grouped[grouped["method"] == "vae"]
+    assert vae.groupby("group")["objective"].nunique().eq(1).all()
+    capacity = vae[vae["objective"] == "capacity"]
+    assert capacity.groupby("group", sort=False).size().tolist() == sizes
+    assert capacity["group"].unique().tolist() == [f"capacity_g{k}" for k in range(len(sizes))]  # in sweep order
+    assert grouped[["dataset", "run"]].equals(runs[["dataset", "run"]])
+
+
+def test_fixed_options_split_an_objective_and_gamma_does_not(config):
+    runs = _sweep(config, {"objective": "factorvae", "gamma": [6, 10], "discriminator_width": 64},
+                  {"objective": "factorvae", "gamma": [20], "discriminator_width": 32})
+    grouped = group_runs(runs, 8)
+    factorvae = grouped[grouped["objective"] == "factorvae"].set_index("run")
+    assert factorvae["group"].to_dict() == {
+        "factorvae_gamma6_seed0": "factorvae_g0", "factorvae_gamma6_seed1": "factorvae_g0",
+        "factorvae_gamma10_seed0": "factorvae_g0", "factorvae_gamma10_seed1": "factorvae_g0",
+        "factorvae_gamma20_seed0": "factorvae_g1", "factorvae_gamma20_seed1": "factorvae_g1"}
+    members = grouped[grouped["group"] == "factorvae_g0"]
+    assert training_runs(members)[2] == {"objective": "factorvae", "beta": 1.0, "c_max": 0.0, "seed": 0,
+                                         "objective_params": {"discriminator_width": 64, "gamma": 10.0}}
+
+
+def test_group_names_do_not_depend_on_other_datasets_or_objectives(config):
+    beta = {"objective": "beta", "beta": [1, 10]}
+    alone = group_runs(_sweep(copy.deepcopy(config), beta), 3)
+    config["datasets"]["other"] = {**copy.deepcopy(config["datasets"]["simulated"]), "sweep": [beta]}
+    mixed = group_runs(_sweep(config, {"objective": "tcvae", "beta": [6]}, beta), 3)
+    assert set(mixed["dataset"]) == {"simulated", "other"}
+    for dataset in ("simulated", "other"):
+        rows = mixed[(mixed["dataset"] == dataset) & (mixed["objective"] == "beta")]
+        assert rows.set_index("run")["group"].to_dict() == alone[alone["objective"] == "beta"].set_index("run")[
+            "group"].to_dict() == {"beta_beta1_cmax0_seed0": "beta_g0", "beta_beta1_cmax0_seed1": "beta_g0",
+                                   "beta_beta10_cmax0_seed0": "beta_g0", "beta_beta10_cmax0_seed1": "beta_g1"}
+
+
+def test_models_per_job_must_be_a_positive_integer(config):
+    config["training"]["models_per_job"] = 0
+    with pytest.raises(ConfigError, match=r"training\.models_per_job = 0: 0 is less than the minimum of 1"):
+        validate(config, SCHEMA)

@@ -1,12 +1,17 @@
 """The real `snakemake` command on a tiny configuration, end to end."""
 import copy
 import json
+import os
+import re
+import signal
+import subprocess
+import time
 
 import anndata as ad
 import numpy as np
 import pytest
 
-from conftest import TINY_CONFIG, run_snakemake
+from conftest import TINY_CONFIG, run_snakemake, snakemake_command
 from scbeta._io import read_tsv
 
 pytestmark = pytest.mark.workflow
@@ -36,8 +41,12 @@ def test_every_output_exists_and_is_finite(finished):
     for run in vae_runs:
         history = read_tsv(results / "simulated" / "models" / run / "history.tsv")
         assert len(history) == 3 and np.isfinite(history[["loss", "recon", "kl"]].to_numpy()).all()
-        assert (results / "benchmarks" / "simulated" / "train" / f"{run}.tsv").exists()
-        assert "epoch 3/3" in (results / "logs" / "simulated" / "train" / f"{run}.log").read_text()
+    # models_per_job 3: one training job per group of at most three runs of one objective
+    groups = {"beta_g0": 3, "beta_g1": 1, "capacity_g0": 3, "capacity_g1": 1, "tcvae_g0": 2, "factorvae_g0": 2}
+    assert sorted(p.stem for p in (results / "benchmarks" / "simulated" / "train").iterdir()) == sorted(groups)
+    for group, size in groups.items():
+        log = (results / "logs" / "simulated" / "train" / f"{group}.log").read_text()
+        assert log.count("epoch 3/3") == size and f"training {size} models in one group" in log
     params = json.loads((results / "simulated" / "models" / "factorvae_gamma10_seed0" / "params.json").read_text())
     assert params["objective_params"]["discriminator_width"] == 32 and params["objective_params"]["gamma"] == 10
     table = read_tsv(results / "simulated" / "metrics" / "max_abs_corr.tsv")
@@ -54,7 +63,7 @@ def test_every_output_exists_and_is_finite(finished):
         assert (results / name).stat().st_size > 100, name
     assert "1a. Alignment with the simulated factors rises with β" in (results / "claims.md").read_text()
     assert not list(results.rglob("*.part*")), "temporary files left behind"
-    assert not list((results / "simulated").glob("checkpoints/*/checkpoint.pt"))
+    assert not list((results / "simulated").glob("checkpoints/*"))  # each group's checkpoints went with it
 
 
 def test_report_is_self_contained(finished):
@@ -82,3 +91,64 @@ def test_bad_config_stops_at_parse_time_with_one_line(tmp_path):
     assert lines == ["config key datasets.simulated.sweep.0.beta.0 = -2: -2 is less than or equal to the minimum "
                      "of 0"]
     assert not (tmp_path / "results").exists()
+
+
+def scheduled_jobs(dry_run_output):
+    """{rule: (its outputs, its resources)} of the jobs a dry run lists."""
+    blocks = re.findall(r"^rule (\w+):\n((?:    .*\n)+)", dry_run_output, re.M)
+    fields = {rule: dict(re.findall(r"^    (\w+): (.*)$", block, re.M)) for rule, block in blocks}
+    return {rule: (job["output"].split(", "), job["resources"].split(", ")) for rule, job in fields.items()}
+
+
+@pytest.mark.parametrize("device, gpus", [("cpu", 0), ("cuda", 1)])
+def test_asking_for_one_model_trains_its_group_in_one_job(tmp_path, device, gpus):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["training"]["device"] = device
+    result = run_snakemake(tmp_path, config, "-n", "--cores", "1",
+                           "results/simulated/models/beta_beta10_cmax0_seed0/model.pt")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = scheduled_jobs(result.stdout)
+    assert jobs.keys() == {"simulate", "train_simulated_beta_g0"}, result.stdout[-3000:]
+    outputs, resources = jobs["train_simulated_beta_g0"]
+    group = ["beta_beta1_cmax0_seed0", "beta_beta1_cmax0_seed1", "beta_beta10_cmax0_seed0"]
+    assert sorted(outputs) == sorted(f"results/simulated/models/{run}/{name}"
+                                     for run in group for name in ("model.pt", "history.tsv"))
+    assert f"gpu={gpus}" in resources  # one GPU for the whole group on CUDA
+
+
+RESUME_CONFIG = copy.deepcopy(TINY_CONFIG)
+RESUME_CONFIG["seeds"] = [0]
+RESUME_CONFIG["training"].update(epochs=40, checkpoint_every=2, models_per_job=2)
+RESUME_CONFIG["datasets"]["simulated"]["sweep"] = [{"objective": "beta", "beta": [1, 10]}]
+RESUME_RUNS = ["beta_beta1_cmax0_seed0", "beta_beta10_cmax0_seed0"]
+RESUME_TARGET = f"results/simulated/models/{RESUME_RUNS[1]}/model.pt"
+
+
+def test_a_killed_group_resumes_from_its_checkpoint(tmp_path):
+    reference = run_snakemake(tmp_path / "reference", RESUME_CONFIG, "--cores", "1", RESUME_TARGET)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    workdir = tmp_path / "killed"
+    command, env = snakemake_command(workdir, RESUME_CONFIG, "--cores", "1", RESUME_TARGET)
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    checkpoints = workdir / "results" / "simulated" / "checkpoints" / "beta_g0"
+    deadline = time.time() + 120
+    while not list(checkpoints.rglob("checkpoint.pt")) and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(victim.pid, signal.SIGKILL)  # snakemake and its training job, as when a node fails
+    victim.wait()
+    assert list(checkpoints.rglob("checkpoint.pt")), "the group finished before its first checkpoint"
+    models = [workdir / "results" / "simulated" / "models" / run for run in RESUME_RUNS]
+    assert not any((model / "model.pt").exists() for model in models)
+
+    assert run_snakemake(workdir, RESUME_CONFIG, "--unlock").returncode == 0
+    resumed = run_snakemake(workdir, RESUME_CONFIG, "--cores", "1", RESUME_TARGET)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in (workdir / "results" / "logs" / "simulated" / "train" / "beta_g0.log").read_text()
+    for run, model in zip(RESUME_RUNS, models):
+        expected = read_tsv(tmp_path / "reference" / "results" / "simulated" / "models" / run / "history.tsv")
+        history = read_tsv(model / "history.tsv")
+        assert len(history) == 40
+        np.testing.assert_array_equal(history[["loss", "recon", "kl"]], expected[["loss", "recon", "kl"]])
+    assert not checkpoints.exists()  # the saved models supersede the group's checkpoints

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -131,8 +133,9 @@ def _entry_options(dataset: str, position: int, entry: Mapping[str, Any]) -> dic
 def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
     """One row per run of every enabled dataset: its sweep (objective × β × C_max × γ × seed) and baselines.
 
-    Columns are `RUN_COLUMNS` and `objective_params` (the sweep entry's fixed objective keywords,
-    a dict); `run` is unique within a dataset.
+    Columns are `RUN_COLUMNS` and `objective_params` (the keywords the run's objective takes
+    beyond β and C_max, a dict: the sweep entry's fixed options and FactorVAE's γ); `run` is
+    unique within a dataset.
     """
     records = []
     for dataset in enabled_datasets(config):
@@ -143,9 +146,11 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
             grid = itertools.product(entry.get("beta", [1.0]), entry.get("c_max", [0.0]),
                                      entry.get("gamma", [0.0]), seeds)
             for beta, c_max, gamma, seed in grid:
+                # β and C_max are keywords of `fit_many` itself; other swept weights (FactorVAE's γ) go to the objective.
+                swept = {"gamma": float(gamma)} if "gamma" in OBJECTIVES[entry["objective"]].weights else {}
                 records.append({"dataset": dataset, "method": "vae", "objective": entry["objective"],
                                 "beta": float(beta), "c_max": float(c_max), "gamma": float(gamma), "seed": int(seed),
-                                "objective_params": options})
+                                "objective_params": {**options, **swept}})
         for method in spec.get("baselines", []):
             records.extend({"dataset": dataset, "method": method, "objective": "", "beta": 0.0, "c_max": 0.0,
                             "gamma": 0.0, "seed": int(seed), "objective_params": {}} for seed in seeds)
@@ -186,6 +191,37 @@ def _check_latent_size(config: Mapping[str, Any], name: str, n_cells: int | None
     if baselines and n_cells is not None and n_latent > n_cells:
         raise ConfigError(f"config key training.n_latent = {n_latent}: the {baselines[0]} baseline of dataset "
                           f"{name!r} needs at least n_latent cells, but it has {n_cells} ({cells_key})")
+
+
+def group_runs(runs: pd.DataFrame, models_per_job: int) -> pd.DataFrame:
+    """`runs` (as from `expand_runs`) with a `group` column: the training job of each VAE run.
+
+    Within a dataset, the runs of one objective with the same fixed options (`objective_params`
+    other than its swept weights, `registry.OBJECTIVES[...].weights`) are cut, in the table's (sweep) order, into groups of at
+    most `models_per_job` runs. Groups are named `<objective>_g<k>`, k counting the objective's
+    groups in the dataset from 0; baselines, which train nothing, get "".
+    """
+    if models_per_job < 1:
+        raise ConfigError(f"config key training.models_per_job = {models_per_job!r}: expected an integer >= 1")
+    groups = pd.Series("", index=runs.index, dtype=object)
+    for _, rows in runs[runs["method"] == "vae"].groupby("dataset", sort=False):
+        members: dict[tuple[str, str], list[Any]] = {}
+        for index, row in rows.iterrows():
+            swept = OBJECTIVES[row["objective"]].weights
+            fixed = {k: v for k, v in row["objective_params"].items() if k not in swept}
+            members.setdefault((row["objective"], json.dumps(fixed, sort_keys=True)), []).append(index)
+        chunks_of: Counter[str] = Counter()
+        for (objective, _), indices in members.items():
+            for start in range(0, len(indices), models_per_job):
+                groups[indices[start:start + models_per_job]] = f"{objective}_g{chunks_of[objective]}"
+                chunks_of[objective] += 1
+    return runs.assign(group=groups)
+
+
+def training_runs(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The runs of one group as `scbeta.model.fit_many` takes them, in the order of `rows`."""
+    return [{"objective": str(r.objective), "beta": float(r.beta), "c_max": float(r.c_max), "seed": int(r.seed),
+             "objective_params": dict(r.objective_params)} for r in rows.itertuples()]
 
 
 def check_datasets(config: Mapping[str, Any]) -> None:

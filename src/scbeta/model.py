@@ -266,3 +266,4 @@ def load(path: str | Path, device: str = "auto") -> Model:
     history = read_tsv(path / "history.tsv") if (path / "history.tsv").exists() else pd.DataFrame()
     var_names = (path / "var_names.txt").read_text().splitlines()
     return Model(module, objective, params, var_names, history)
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -149,24 +150,31 @@ def import_h5ad(*, path: str, counts: str, name: str, layer: str | None = None, 
 
 
 @logged
-def train(*, counts: str, model: str, history: str, checkpoint: str, run: Mapping[str, Any],
-          training: Mapping[str, Any]) -> None:
-    """Fit one model of the sweep and save it into the folder of `model` (with `history`)."""
-    from scbeta.model import fit
+def train_group(*, counts: str, models: Sequence[str], histories: Sequence[str], checkpoint: str,
+                runs: Sequence[Mapping[str, Any]], training: Mapping[str, Any]) -> None:
+    """Fit the models of one group in one call (`scbeta.model.fit_many`) and save each into the folder of its
+    `models` path, beside its `histories` path.
+
+    `runs[i]` is the model saved to `models[i]`; `checkpoint` is the group's checkpoint folder,
+    removed once every model is saved.
+    """
+    from scbeta.model import fit_many
     from scbeta.train import CHECKPOINT_FILE
 
     # A job killed while writing its checkpoint left a temporary file that no later write may replace.
     for part in remove_stale_parts(Path(checkpoint) / CHECKPOINT_FILE):
         logger.info("removed %s, left by an interrupted checkpoint write", part)
-
+    folders = [Path(path).parent for path in models]
+    if len(runs) != len(folders) or [Path(path).parent for path in histories] != folders:
+        raise ValueError(f"a training group needs one model path and one history path per run; got {len(runs)} "
+                         f"runs, models {list(models)}, histories {list(histories)}")
     adata = ad.read_h5ad(counts)
-    training = dict(training)
-    objective_params = dict(run.get("objective_params") or {})
-    # fit takes β and C_max itself; an objective's other weights (FactorVAE's γ) go to the objective.
-    objective_params |= {key: run[key] for key in OBJECTIVES[run["objective"]].weights if key not in ("beta", "c_max")}
-    fitted = fit(adata, objective=run["objective"], beta=run["beta"], c_max=run["c_max"], seed=int(run["seed"]),
-                 checkpoint=checkpoint, objective_params=objective_params, **training)
-    fitted.save(Path(model).parent)
+    logger.info("training %d models in one group: %s", len(runs), ", ".join(folder.name for folder in folders))
+    fitted = fit_many(adata, [dict(run) for run in runs], checkpoint=checkpoint, **dict(training))
+    for model, folder in zip(fitted, folders):
+        model.save(folder)
+    # Every model is saved: the group's checkpoints are superseded.
+    shutil.rmtree(checkpoint, ignore_errors=True)
 
 
 def _latent_adata(adata: ad.AnnData, latent: np.ndarray, run: Mapping[str, Any]) -> ad.AnnData:

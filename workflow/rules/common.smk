@@ -19,6 +19,8 @@ from scbeta.config import (
     expand_runs,
     factor_names,
     factor_types,
+    group_runs,
+    training_runs,
     validate,
 )
 from scbeta.download import KANG2018_FILES
@@ -29,7 +31,8 @@ coerce_numbers(config, SCHEMA)
 validate(config, SCHEMA)
 check_datasets(config)
 
-RUNS = expand_runs(config)
+# Runs of a dataset train in groups (one job each) of at most training.models_per_job models.
+RUNS = group_runs(expand_runs(config), config["training"]["models_per_job"])
 DATASETS = enabled_datasets(config)
 # Run names tell whether a latent comes from a trained model or from a classical baseline.
 VAE_RUN = "(" + "|".join(OBJECTIVES) + r")_[A-Za-z0-9_.\-]+"
@@ -56,18 +59,35 @@ def runs_of(dataset):
 
 
 def run_params(wildcards):
-    """The run's row of the sweep table as a dict (method, objective, beta, c_max, gamma, seed)."""
+    """The run's row of the sweep table as a dict (method, objective, beta, c_max, gamma, seed, objective_params).
+
+    Without its training group, so that regrouping (training.models_per_job) reruns no latent.
+    """
     rows = RUNS[(RUNS["dataset"] == wildcards.dataset) & (RUNS["run"] == wildcards.run)]
     if rows.empty:
         raise ValueError(f"run {wildcards.run!r} is not in the sweep of dataset {wildcards.dataset!r}")
-    return rows.iloc[0].to_dict()
+    return rows.iloc[0].drop("group").to_dict()
 
 
-def training_params(wildcards):
-    """Keywords for scbeta.fit from the config's `training` section."""
-    return {k: v for k, v in config["training"].items() if k not in ("threads", "device")} | {
-        "device": config["training"]["device"]
-    }
+def training_groups():
+    """(dataset, group, the group's rows of the sweep table) for every training job, in sweep order."""
+    vae = RUNS[RUNS["group"] != ""]
+    return [(dataset, group, rows) for (dataset, group), rows in vae.groupby(["dataset", "group"], sort=False)]
+
+
+def training_rule_name(dataset, group):
+    """The name of the rule that trains `group` of `dataset`, e.g. train_simulated_beta_g0."""
+    return f"train_{dataset.replace('-', '_')}_{group}"
+
+
+def training_params():
+    """Keywords for scbeta.fit_many from the config's `training` section."""
+    return {k: v for k, v in config["training"].items() if k not in ("threads", "models_per_job")}
+
+
+def training_runtime(n_models):
+    """Minutes a SLURM job may take to train `n_models` models: four hours each."""
+    return 240 * n_models
 
 
 def training_gpus():

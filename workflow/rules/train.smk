@@ -1,31 +1,36 @@
-rule train:
-    input:
-        counts="results/{dataset}/counts.h5ad",
-    output:
-        model="results/{dataset}/models/{run}/model.pt",
-        history=report(
-            "results/{dataset}/models/{run}/history.tsv",
-            caption="../report/history.rst",
-            category="Training",
-            subcategory="{dataset}",
-        ),
-    log:
-        "results/logs/{dataset}/train/{run}.log",
-    benchmark:
-        "results/benchmarks/{dataset}/train/{run}.tsv"
-    params:
-        run=run_params,
-        training=training_params,
-        checkpoint="results/{dataset}/checkpoints/{run}",
-    threads: training_threads()
-    resources:
-        mem_mb=8000,
-        runtime=240,
-        gpu=training_gpus(),
-    conda:
-        "../../envs/torch.yaml"
-    script:
-        "../scripts/train.py"
+# One job per group of runs (training.models_per_job models of one objective; see
+# scbeta.config.group_runs): one rule each, named train_<dataset>_<group>, whose outputs are its
+# models' usual files, so that asking for any one model builds its group.
+for dataset, group, members in training_groups():
+
+    rule:
+        name:
+            training_rule_name(dataset, group)
+        input:
+            counts=f"results/{dataset}/counts.h5ad",
+        output:
+            models=expand("results/{dataset}/models/{run}/model.pt", dataset=dataset, run=members["run"]),
+            histories=[
+                report(path, caption="../report/history.rst", category="Training", subcategory=dataset)
+                for path in expand("results/{dataset}/models/{run}/history.tsv", dataset=dataset, run=members["run"])
+            ],
+        log:
+            f"results/logs/{dataset}/train/{group}.log",
+        benchmark:
+            f"results/benchmarks/{dataset}/train/{group}.tsv"
+        params:
+            runs=training_runs(members),
+            training=training_params(),
+            checkpoint=f"results/{dataset}/checkpoints/{group}",
+        threads: training_threads()
+        resources:
+            mem_mb=8000,
+            runtime=training_runtime(len(members)),
+            gpu=training_gpus(),
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/train.py"
 
 
 rule latent:

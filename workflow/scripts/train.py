@@ -1,4 +1,4 @@
-"""Rule train: one call into the package (see scbeta.pipeline.train)."""
+"""Rule train_<dataset>_<group>: one call into the package (see scbeta.pipeline.train_group)."""
 from scbeta import pipeline
 
-pipeline.train(**pipeline.rule_args(snakemake))  # noqa: F821
+pipeline.train_group(**pipeline.rule_args(snakemake))  # noqa: F821
