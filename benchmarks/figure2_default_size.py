@@ -2,6 +2,7 @@
 
     python benchmarks/figure2_default_size.py [--device cuda] [--seeds 0 1 2] [--out figure2_default_size.tsv]
                                               [--group-size 12] [--objectives beta capacity] [--epochs N]
+                                              [--no-cuda-graph]
 
 Simulates the dataset `simulated` of config.yaml (5,000 cells × 2,000 genes), then trains its
 β-VAE (β ∈ {1, 10, 30, 50}) and capacity (C_max = 10 at the same β) runs for every seed, with
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--group-size", type=int, default=12)
     parser.add_argument("--objectives", nargs="+", default=["beta", "capacity"])
+    parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
+                        help="train eagerly on CUDA (default: the step in a CUDA graph)")
     parser.add_argument("--epochs", type=int, default=None, help="override config.yaml's epochs (smoke tests)")
     parser.add_argument("--out", type=Path, default=Path("figure2_default_size.tsv"))
     args = parser.parse_args()
@@ -60,7 +63,7 @@ def main() -> None:
         for start in range(0, len(mine), args.group_size):
             group = mine[start:start + args.group_size]
             tic = time.perf_counter()
-            models = scbeta.fit_many(adata, group, device=args.device, **training)
+            models = scbeta.fit_many(adata, group, device=args.device, cuda_graph=args.cuda_graph, **training)
             seconds = time.perf_counter() - tic
             print(f"{objective}: {len(group)} models × {training['epochs'] or 'default'} epochs in {seconds:.1f} s",
                   flush=True)
