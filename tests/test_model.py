@@ -155,10 +155,10 @@ def test_device_auto_prefers_cuda_then_mps_then_cpu():
 
 
 def test_fit_many_returns_one_model_per_run_in_order(small_counts, tmp_path):
-    runs = [{"objective": "beta", "beta": 10.0, "c_max": 0.0, "seed": 1, "objective_params": {}},
+    runs = [{"objective": "capacity", "beta": 10.0, "c_max": 0.0, "seed": 1, "objective_params": {}},
             {"objective": "capacity", "beta": 1.0, "c_max": 2.0, "seed": 0, "objective_params": {}}]
     models = scbeta.fit_many(small_counts, runs, checkpoint=tmp_path / "group", epochs=2, **FAST)
     assert [(m.params["objective"], m.params["objective_params"]["beta"], m.params["objective_params"]["c_max"],
-             m.params["seed"]) for m in models] == [("beta", 10.0, 0.0, 1), ("capacity", 1.0, 2.0, 0)]
+             m.params["seed"]) for m in models] == [("capacity", 10.0, 0.0, 1), ("capacity", 1.0, 2.0, 0)]
     assert all(len(m.history) == 2 and m.latent(small_counts).shape == (600, 10) for m in models)
     assert not list((tmp_path / "group").rglob("checkpoint.pt"))

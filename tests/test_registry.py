@@ -82,7 +82,9 @@ def test_a_registered_objective_is_accepted_by_the_config_check_and_trained_by_n
     runs = expand_runs(config)
     toy = runs[runs["objective"] == "toy"]
     assert sorted(toy["run"].str.replace(r"_seed\d+$", "", regex=True).unique()) == ["toy_gamma2", "toy_gamma4"]
-    assert all(params == {"tc_estimator": "mss"} for params in toy["objective_params"])
+    # The runs table hands each run its objective's keywords: the fixed option and its own γ.
+    assert [params for params in toy["objective_params"]] == [
+        {"tc_estimator": "mss", "gamma": gamma} for gamma in toy["gamma"]]
     assert objectives.make_objective("toy", gamma=4.0, tc_estimator="mss").beta == 4.0
 
 
