@@ -161,14 +161,27 @@ def _latent_adata(adata: ad.AnnData, latent: np.ndarray, run: Mapping[str, Any])
     return out
 
 
+def final_terms(history: pd.DataFrame) -> dict[str, float]:
+    """The last epoch's reconstruction term and KL (nats per cell) of a training history, where it has them."""
+    columns = {"final_recon": "recon", "final_kl": "kl"}
+    if history.empty:
+        return {}
+    return {name: float(history[column].iloc[-1]) for name, column in columns.items() if column in history}
+
+
 @logged
 def latent(*, counts: str, model: str, latent: str, run: Mapping[str, Any]) -> None:
-    """Posterior means of every cell under a trained model, in `obsm["X_latent"]` of `latent`."""
+    """The posterior of every cell under a trained model: means in `obsm["X_latent"]`, variances in
+    `obsm["X_latent_var"]`, and the last epoch's reconstruction and KL in `uns["training"]`."""
     from scbeta.model import load
 
     adata = ad.read_h5ad(counts)
     fitted = load(Path(model).parent)
-    write_h5ad(_latent_adata(adata, fitted.latent(adata), run), latent, dict(run))
+    mean, var = fitted.posterior(adata)
+    out = _latent_adata(adata, mean, run)
+    out.obsm["X_latent_var"] = np.asarray(var, dtype=np.float32)
+    out.uns["training"] = final_terms(fitted.history)
+    write_h5ad(out, latent, dict(run))
 
 
 @logged
@@ -199,12 +212,31 @@ def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> N
     write_h5ad(out, embedding, {"seed": seed, "n_neighbors": n_neighbors})
 
 
+def activity_rows(adata: ad.AnnData) -> list[tuple[str, str, int, float]]:
+    """Collapse diagnostics of one latent as (metric, factor, dim, value) rows.
+
+    `active_units` (dimensions with activity > 0.01) and `latent_activity` per dimension for
+    every latent; for a VAE (posterior variances in `obsm["X_latent_var"]`) also `kl_dim`, the
+    KL of each dimension in nats per cell, and the last epoch's `final_recon` and `final_kl`
+    from `uns["training"]`.
+    """
+    from scbeta.metrics import active_units, kl_per_dim, latent_activity
+
+    z = adata.obsm["X_latent"]
+    rows = [("active_units", "", -1, float(active_units(z)))]
+    rows += [("latent_activity", "", dim, float(v)) for dim, v in enumerate(latent_activity(z))]
+    if "X_latent_var" in adata.obsm:
+        rows += [("kl_dim", "", dim, float(v)) for dim, v in enumerate(kl_per_dim(z, adata.obsm["X_latent_var"]))]
+    rows += [(name, "", -1, float(value)) for name, value in dict(adata.uns.get("training", {})).items()]
+    return rows
+
+
 def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = None,
                  correlation: str = "pearson", resolutions: tuple[float, ...] = DEFAULT_RESOLUTIONS,
                  n_neighbors: int = 15, seed: int = 0, neighbors_method: str = "umap") -> pd.DataFrame:
     """Every metric of one latent (`obsm["X_latent"]`) against its factors and identity labels, as long rows.
 
-    max |corr| for each numeric factor; the disentanglement scores over all `factors` (numeric
+    The collapse diagnostics of `activity_rows`; max |corr| for each numeric factor; the disentanglement scores over all `factors` (numeric
     or categorical); with an `identity` column, the best Leiden ARI (and its NMI and resolution)
     and the per-label balanced accuracy of the best single dimension. Columns: `metric`,
     `factor` (empty for a score over all factors), `dim` (-1 where none), `value`.
@@ -215,7 +247,7 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
     z = adata.obsm["X_latent"]
     table = adata.obs[factors]
     numeric = [name for name in factors if not is_categorical(table[name])]
-    rows = []
+    rows = activity_rows(adata)
     if numeric:
         corr = max_abs_corr(z, table[numeric].astype(float), method=correlation)
         rows += [("max_abs_corr", factor, int(r.dim), r.abs_corr) for factor, r in corr.iterrows()]
@@ -246,14 +278,32 @@ def score(*, latent: str, scores: str, factors: list[str], identity: str | None 
     write_tsv(table, scores, settings)
 
 
+def collapse_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: `active_units`, `final_recon`, `final_kl` (nats per cell) and per dimension d
+    `activity_dim<d>` and `kl_dim<d>` (nats per cell), from the long metric table (NaN where a run has none)."""
+    keys = [c for c in RUN_COLUMNS if c in table.columns]
+    runs = table[keys].drop_duplicates("run").set_index("run")
+    wide = runs.copy()
+    for metric in ("active_units", "final_recon", "final_kl"):
+        wide[metric] = table[table["metric"] == metric].groupby("run")["value"].first()
+    for metric, prefix in (("latent_activity", "activity_dim"), ("kl_dim", "kl_dim")):
+        rows = table[table["metric"] == metric]
+        per_dim = rows.pivot_table(index="run", columns="dim", values="value", aggfunc="first")
+        for dim in per_dim.columns:
+            wide[f"{prefix}{int(dim)}"] = per_dim[dim]
+    return wide.reset_index()[keys + [c for c in wide.columns if c not in keys]]
+
+
 @logged
-def collect(*, scores: list[str], table: str, max_abs_corr_table: str) -> None:
-    """Concatenate per-run score tables into the dataset's `all.tsv` and its max |corr| table."""
+def collect(*, scores: list[str], table: str, max_abs_corr_table: str, collapse: str) -> None:
+    """Concatenate per-run score tables into the dataset's `all.tsv`, its max |corr| table and its
+    collapse table (one row per run, see `collapse_table`)."""
     frames = [read_tsv(path) for path in scores]
     combined = pd.concat(frames, ignore_index=True)
     write_tsv(combined, table)
     write_tsv(combined[combined["metric"] == "max_abs_corr"].rename(columns={"value": "abs_corr"}),
               max_abs_corr_table)
+    write_tsv(collapse_table(combined), collapse)
 
 
 @logged
