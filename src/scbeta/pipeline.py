@@ -316,20 +316,13 @@ def figure2(*, embedding: str, max_abs_corr_table: str, latents: list[str], png:
 
 
 @logged
-def claims(*, markdown: str, html: str, table: str, simulated: str | None = None, real: str | None = None) -> None:
-    """Check the preprint's three claims against the metric tables: `claims.md`, its HTML page and a TSV."""
-    import markdown as md
-
+def claims(*, markdown: str, html: str, table: str, summary: str, simulated: str | None = None,
+           real: str | None = None, reduced: str = "") -> None:
+    """Check the preprint's three claims against the metric tables: `claims.md`, its HTML page, a TSV and
+    the report's landing-page summary; `reduced` (see `scbeta.config.reduced_configuration`) heads each."""
     from scbeta.claims import write_claims
 
-    write_claims(markdown, table, simulated=simulated, real=real)
-    body = md.markdown(Path(markdown).read_text(), extensions=["tables"])
-    page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Claims of the preprint</title>"
-            "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>"
-            f"<body>{body}</body></html>\n")
-    with atomic_path(html) as tmp:
-        tmp.write_text(page)
+    write_claims(markdown, table, simulated=simulated, real=real, html=html, summary=summary, reduced=reduced)
 
 
 PROVENANCE_PACKAGES = ("scbeta", "torch", "numpy", "scipy", "pandas", "anndata", "scanpy", "scikit-learn",
