@@ -144,3 +144,31 @@ def test_run_ids():
     assert run_id("vae", "beta", 10.0, 0.0, 0.0, 2) == "beta_beta10_cmax0_seed2"
     assert run_id("vae", "capacity", 1.5, 10.0, 0.0, 0) == "capacity_beta1.5_cmax10_seed0"
     assert run_id("pca", "", 0, 0, 0, 1) == "pca_seed1"
+
+
+def _layered(config, overrides):
+    from snakemake.utils import update_config
+
+    layered = copy.deepcopy(config)
+    update_config(layered, overrides)
+    return layered
+
+
+def test_reduced_configuration_names_what_is_smaller(config):
+    from scbeta.config import reduced_configuration
+
+    assert reduced_configuration(config, config) == ""
+    # A change that does not set the study's size is no reduction.
+    assert reduced_configuration(config, _layered(config, {"evaluation": {"neighbors_method": "gauss"}})) == ""
+    quick = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    note = reduced_configuration(config, _layered(config, quick))
+    assert note.startswith("Reduced configuration: simulated: 2,000 cells × 500 genes (default 5,000 × 2,000)")
+    assert "kang2018: 500 variable genes (default 2,000), at most 2,000 cells (default all)" in note
+    assert "100 epochs (default scVI's heuristic, up to 400)" in note
+    assert "64 hidden units (default 128)" in note and "KL warm-up over 25 epochs (default 400)" in note
+    assert note.endswith("the full study's answers may differ.")
+    tiny = _layered(config, {"seeds": [0, 1], "datasets": {"simulated": {"sweep": [
+        {"objective": "beta", "beta": [1, 10]}]}, "kang2018": {"enabled": False}}})
+    note = reduced_configuration(config, tiny)
+    assert note == ("Reduced configuration: simulated: 2 sweep settings (default 12); 2 seeds (default 3); "
+                    "the full study's answers may differ.")

@@ -152,3 +152,11 @@ def test_device_auto_prefers_cuda_then_mps_then_cpu():
         pick_device("cuda", cuda=False)
     expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
     assert pick_device().type == expected
+
+
+def test_posterior_gives_the_latent_and_positive_variances(small_counts):
+    model = scbeta.fit(small_counts, epochs=2, seed=0, **FAST)
+    mean, var = model.posterior(small_counts)
+    np.testing.assert_array_equal(mean, model.latent(small_counts))
+    assert var.shape == mean.shape == (small_counts.n_obs, 10) and var.dtype == np.float32
+    assert (var > 1e-4).all()  # scVI's floor on the posterior variance
