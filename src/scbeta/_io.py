@@ -73,14 +73,22 @@ def read_tsv(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def save_figure(fig, paths: list[str | os.PathLike], config: Mapping[str, Any] | None = None,
-                dpi: int = 200) -> None:
-    """Save a matplotlib figure to each path (PNG at `dpi`, PDF as vectors), atomically, with provenance."""
+                dpi: int = 200, note: str = "") -> None:
+    """Save a matplotlib figure to each path (PNG at `dpi`, PDF as vectors), atomically, with provenance.
+
+    A `note` (e.g. that the figure comes from a reduced configuration) goes into the metadata too:
+    the PNG's `Warning` text chunk, the PDF's `Keywords`.
+    """
     meta = provenance(config)
     for path in paths:
         suffix = Path(path).suffix.lower()
         if suffix == ".png":
             metadata = {"Software": f"scbeta {meta['scbeta_version']}", "Description": meta["config"]}
+            if note:
+                metadata["Warning"] = note
         else:
             metadata = {"Creator": f"scbeta {meta['scbeta_version']}", "Subject": meta["config"]}
+            if note:
+                metadata["Keywords"] = note
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format=suffix.lstrip("."), metadata=metadata, bbox_inches="tight")

@@ -307,12 +307,14 @@ def collect(*, scores: list[str], table: str, max_abs_corr_table: str, collapse:
 
 
 @logged
-def figure2(*, embedding: str, max_abs_corr_table: str, latents: list[str], png: str, pdf: str) -> None:
-    """Figure 2 of the preprint from the cached UMAP, the score table and the panel-D latents."""
+def figure2(*, embedding: str, table: str, latents: list[str], png: str, pdf: str, reduced: str = "") -> None:
+    """Figure 2 of the preprint from the cached UMAP, the metric table and the panel-D latents; `reduced`
+    (see `scbeta.config.reduced_configuration`) goes under the figure and into its metadata."""
     from scbeta import plots
 
-    fig = plots.figure2(ad.read_h5ad(embedding), read_tsv(max_abs_corr_table), [ad.read_h5ad(p) for p in latents])
-    save_figure(fig, [png, pdf])
+    fig = plots.figure2(ad.read_h5ad(embedding), read_tsv(table), [ad.read_h5ad(p) for p in latents])
+    plots.add_note(fig, reduced)
+    save_figure(fig, [png, pdf], note=reduced)
 
 
 @logged
@@ -351,22 +353,27 @@ def provenance(*, versions: str, config_used: str, config: Mapping[str, Any]) ->
 
 @logged
 def figure3(*, embedding: str, table: str, latents: list[str], png: str, pdf: str, identity: str,
-            stimulation: str, targets: list[str]) -> None:
-    """Figure 3 of the preprint from the real dataset's cached UMAP, its metric table and the panel-E latents."""
+            stimulation: str, targets: list[str], reduced: str = "") -> None:
+    """Figure 3 of the preprint from the real dataset's cached UMAP, its metric table and the panel-E latents;
+    `reduced` goes under the figure and into its metadata."""
     from scbeta import plots
 
     fig = plots.figure3(ad.read_h5ad(embedding), read_tsv(table), [ad.read_h5ad(p) for p in latents],
                         identity=identity, stimulation=stimulation, targets=targets)
-    save_figure(fig, [png, pdf])
+    plots.add_note(fig, reduced)
+    save_figure(fig, [png, pdf], note=reduced)
 
 
 @logged
 def summary_figures(*, tables: list[str], tradeoff_png: str, tradeoff_pdf: str, metrics_png: str,
-                    metrics_pdf: str) -> None:
-    """The trade-off figure and every metric against β, over all datasets."""
+                    metrics_pdf: str, reduced: str = "") -> None:
+    """The trade-off figure and every metric against β, over all datasets; `reduced` goes under each figure
+    and into its metadata."""
     from scbeta import plots
 
     frames = [read_tsv(path) for path in tables]
     by_dataset = {str(frame["dataset"].iloc[0]): frame for frame in frames if len(frame)}
-    save_figure(plots.tradeoff(by_dataset), [tradeoff_png, tradeoff_pdf])
-    save_figure(plots.metrics_by_beta(by_dataset), [metrics_png, metrics_pdf])
+    for fig, paths in ((plots.tradeoff(by_dataset), [tradeoff_png, tradeoff_pdf]),
+                       (plots.metrics_by_beta(by_dataset), [metrics_png, metrics_pdf])):
+        plots.add_note(fig, reduced)
+        save_figure(fig, paths, note=reduced)

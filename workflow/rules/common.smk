@@ -11,7 +11,17 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
-from scbeta.config import BASELINES, OBJECTIVE_NAMES, check_datasets, enabled_datasets, expand_runs, validate
+import yaml
+
+from scbeta.config import (
+    BASELINES,
+    OBJECTIVE_NAMES,
+    check_datasets,
+    enabled_datasets,
+    expand_runs,
+    reduced_configuration,
+    validate,
+)
 from scbeta.download import KANG2018_FILES
 
 validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
@@ -19,6 +29,8 @@ check_datasets(config)
 
 RUNS = expand_runs(config)
 DATASETS = enabled_datasets(config)
+# The defaults the study's size is judged against: config.yaml as shipped, before any --configfile.
+DEFAULT_CONFIG = yaml.safe_load((Path(workflow.basedir) / "config.yaml").read_text())
 # Run names tell whether a latent comes from a trained model or from a classical baseline.
 VAE_RUN = "(" + "|".join(OBJECTIVE_NAMES) + r")_[A-Za-z0-9_.\-]+"
 BASELINE_RUN = "(" + "|".join(BASELINES) + r")_seed[0-9]+"
@@ -56,6 +68,11 @@ def training_params(wildcards):
     return {k: v for k, v in config["training"].items() if k not in ("threads", "device")} | {
         "device": config["training"]["device"]
     }
+
+
+def reduced_note():
+    """How this run is smaller than the default study ("" if it is not): heads claims, report and figures."""
+    return reduced_configuration(DEFAULT_CONFIG, config)
 
 
 def training_gpus():
