@@ -483,7 +483,8 @@ def claims_summary_rst(result: pd.DataFrame, reduced: str = "") -> str:
               "   * - claim", "     - comparison", "     - verdict"]
     firsts = result.groupby("comparison", sort=False).first()
     for key, row in firsts.iterrows():
-        lines += [f"   * - {row.claim}", f"     - {key}. {row.description}",
+        # "3." would open a numbered list in reStructuredText: the dot is escaped.
+        lines += [f"   * - {row.claim}", f"     - {key}\\. {row.description}",
                   f"     - {_short_verdict(row.verdict, row.collapsed)}"]
     return "\n".join(lines) + "\n"
 

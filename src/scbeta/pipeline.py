@@ -170,13 +170,14 @@ def final_terms(history: pd.DataFrame) -> dict[str, float]:
 
 
 @logged
-def latent(*, counts: str, model: str, latent: str, run: Mapping[str, Any]) -> None:
+def latent(*, counts: str, model: str, history: str, latent: str, run: Mapping[str, Any]) -> None:
     """The posterior of every cell under a trained model: means in `obsm["X_latent"]`, variances in
-    `obsm["X_latent_var"]`, and the last epoch's reconstruction and KL in `uns["training"]`."""
+    `obsm["X_latent_var"]`, and the last epoch's reconstruction and KL (from `history`) in `uns["training"]`."""
     from scbeta.model import load
 
     adata = ad.read_h5ad(counts)
     fitted = load(Path(model).parent)
+    fitted.history = read_tsv(history)
     mean, var = fitted.posterior(adata)
     out = _latent_adata(adata, mean, run)
     out.obsm["X_latent_var"] = np.asarray(var, dtype=np.float32)
