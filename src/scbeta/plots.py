@@ -52,9 +52,10 @@ _EXTRA_MARKERS = ("p", "h", "8", "v", "<", ">")
 AGGREGATE_METRICS = ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "modularity",
                      "explicitness", "lms_smi", "msas_smi", "msgs_smi", "lms_spn", "msas_spn", "msgs_spn",
                      "best_ari", "best_nmi")
-# Scores that can fall below 0, and why
-NEGATIVE_SCORES = {"dci_informativeness": "1 − error (R²): < 0 is worse\nthan predicting the mean",
-                   "best_ari": "< 0: below chance agreement"}
+# Scores that can fall below 0: (mark beside the name, why)
+NEGATIVE_SCORES = {"dci_informativeness": ("*", "DCI informativeness is 1 − error (the test R² of predicting a "
+                                                "factor): below 0 the latent predicts it worse than its mean"),
+                   "best_ari": ("†", "ARI below 0: less agreement with the cell types than chance")}
 UNIT_INTERVAL_METRICS = frozenset(AGGREGATE_METRICS) - set(NEGATIVE_SCORES)
 METRIC_LABELS = {"mig": "MIG", "dci_disentanglement": "DCI disentanglement", "dci_completeness": "DCI completeness",
                  "dci_informativeness": "DCI informativeness", "sap": "SAP", "modularity": "Modularity",
@@ -98,9 +99,9 @@ def point_size(n_cells: int, panel_area_in2: float = 3.0, coverage: float = 0.35
 
 
 def add_note(fig: plt.Figure, note: str, width: int = 150) -> None:
-    """Print `note` (e.g. that the numbers come from a reduced configuration) in small type under the figure."""
+    """Print `note` (e.g. that the numbers come from a reduced configuration) in small type above the figure."""
     if note:
-        fig.text(0.0, 0.0, textwrap.fill(note, width), ha="left", va="top", fontsize=FONT_SIZE - 1,
+        fig.text(0.0, 1.0, textwrap.fill(note, width), ha="left", va="bottom", fontsize=FONT_SIZE - 1,
                  color="#7F0000", gid="note")
 
 
@@ -244,8 +245,11 @@ def _grouped_bars(ax, table: pd.DataFrame, x: str | None, y: str, x_order: Seque
         position = i + offset
         hatched = "run" in table and bool(table.loc[selected, "run"].isin(collapsed).any())
         any_hatched |= hatched
-        bars = ax.bar(position, mean, width=bar_width, color=beta_color(beta), linewidth=0,
-                      hatch=COLLAPSED_HATCH if hatched else None, edgecolor="black")
+        color = beta_color(beta)
+        # The hatch takes the edge colour: white on dark bars, black on light ones.
+        luminance = 0.2126 * color[0] + 0.7152 * color[1] + 0.0722 * color[2]
+        bars = ax.bar(position, mean, width=bar_width, color=color, linewidth=0,
+                      hatch=COLLAPSED_HATCH if hatched else None, edgecolor="white" if luminance < 0.4 else "black")
         bars.patches[0].set_gid(f"beta={beta:g}")
         if np.isfinite(half):
             low, high = max(mean - half, bounds[0]), min(mean + half, bounds[1])
@@ -679,7 +683,7 @@ def tradeoff(tables: Mapping[str, pd.DataFrame], *, stimulation: str = "stim_ind
                            edgecolors="white", linewidths=0.3, zorder=3, gid=f"beta={beta:g}")
         ax.set_xlabel("Clustering quality: best ARI")
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{chr(ord('A') + k)}  {name}: {short}", loc="left", fontweight="bold")
+        ax.set_title(f"{chr(ord('A') + k)}  {name}:\n{short}", loc="left", fontweight="bold")
         ax.margins(0.08)
         ax.grid(True, linewidth=0.3, color="0.9")
         ax.set_axisbelow(True)
@@ -783,10 +787,10 @@ def metrics_by_beta(tables: Mapping[str, pd.DataFrame], max_rows: int = 8) -> pl
                 _weight_axis(ax, ticks)
                 ax.grid(True, axis="y", linewidth=0.3, color="0.9")
                 ax.set_axisbelow(True)
-                label = METRIC_LABELS.get(metric, metric)
-                if metric in NEGATIVE_SCORES:
-                    label += "\n" + NEGATIVE_SCORES[metric]
-                ax.set_ylabel(label if j == 0 else "", fontsize=FONT_SIZE - (1 if metric in NEGATIVE_SCORES else 0))
+                # "DCI" on a line of its own: the long DCI names would run into their neighbours' labels
+                label = (METRIC_LABELS.get(metric, metric).replace("DCI ", "DCI\n")
+                         + NEGATIVE_SCORES.get(metric, ("", ""))[0])
+                ax.set_ylabel(label if j == 0 else "")
                 if i == 0:
                     ax.set_title(name if axis == "β" else f"{name}:\nFactorVAE")
                 if i == len(chunk) - 1:
@@ -801,6 +805,7 @@ def metrics_by_beta(tables: Mapping[str, pd.DataFrame], max_rows: int = 8) -> pl
                       label=label + (" (mean)" if label in BASELINE_LABELS.values() else "")) for label in labels]
     fig.suptitle("Latent scores against the regularisation weight (β; FactorVAE: γ, its own axis)",
                  fontsize=FONT_SIZE + 1)
+    notes = [f"{mark} {why}" for metric, (mark, why) in NEGATIVE_SCORES.items() if metric in metrics]
     fig.legend(handles=handles, loc="outside lower center", frameon=False, ncols=min(len(handles), 4),
-               title=f"Lines and markers: {CI_LABEL} (band); grey: baselines, mean over seeds")
+               title="\n".join([f"Lines and markers: {CI_LABEL} (band); grey: baselines, mean over seeds", *notes]))
     return fig
