@@ -302,13 +302,17 @@ def test_reduced_note_under_the_figure_and_in_its_metadata(tmp_path):
     fig = plt.figure()
     note = "Reduced configuration: training: 3 epochs (default 400); the full study's answers may differ."
     plots.add_note(fig, note)
-    assert [t.get_text() for t in fig.texts] == [note]
+    assert fig.get_suptitle().replace("\n", " ") == plots.REDUCED_TITLE
     save_figure(fig, [tmp_path / "f.png", tmp_path / "f.pdf"], note=note)
     with Image.open(tmp_path / "f.png") as image:
         assert image.info["Warning"] == note
     assert b"Reduced configuration" in (tmp_path / "f.pdf").read_bytes()
+    titled = plt.figure()
+    titled.suptitle("A title")
+    plots.add_note(titled, note)
+    assert titled.get_suptitle().startswith("A title\nReduced configuration (what was reduced")
     plots.add_note(plt.figure(), "")
-    assert not plt.gcf().texts
+    assert plt.gcf().get_suptitle() == ""
 
 
 def test_point_size_shrinks_with_cells():

@@ -98,11 +98,20 @@ def point_size(n_cells: int, panel_area_in2: float = 3.0, coverage: float = 0.35
     return float(np.clip(coverage * panel_area_in2 * 72.0**2 / max(n_cells, 1), 0.1, 12.0))
 
 
-def add_note(fig: plt.Figure, note: str, width: int = 150) -> None:
-    """Print `note` (e.g. that the numbers come from a reduced configuration) in small type above the figure."""
-    if note:
-        fig.text(0.0, 1.0, textwrap.fill(note, width), ha="left", va="bottom", fontsize=FONT_SIZE - 1,
-                 color="#7F0000", gid="note")
+REDUCED_TITLE = "Reduced configuration (what was reduced: claims.md, and this file's metadata)"
+
+
+def add_note(fig: plt.Figure, note: str) -> None:
+    """Say under the figure's title that its numbers come from a reduced configuration, when `note` (the
+    full text, for the file's metadata: `scbeta.config.reduced_configuration`) is not empty.
+
+    The title keeps to the left of the right-hand column where the trade-off figure's legends
+    reach up to the top; the layout makes room for it."""
+    if not note:
+        return
+    width = max(36, int((fig.get_figwidth() - 1.5) * 20))  # characters per line at the title's size
+    lines = [textwrap.fill(text, width) for text in (fig.get_suptitle(), REDUCED_TITLE) if text]
+    fig.suptitle("\n".join(lines), fontsize=FONT_SIZE + 1, x=0.01, ha="left")
 
 
 def collapsed_runs(table: pd.DataFrame) -> frozenset:
@@ -465,6 +474,7 @@ def figure2(embedding: ad.AnnData, table: pd.DataFrame, latents: list[ad.AnnData
                                     f"{_factor_label(factor)} → dim {dim}\n|r| {float(rows.loc[factor, 'value']):.2f}, "
                                     f"SD {np.std(values):.2g}",
                                     diverging=True, limit=limit, colorbar=False, size=size)
+                ax.title.set_fontsize(FONT_SIZE - 1)
                 ax.set_xlabel("UMAP 1" if i == len(latents) - 1 else "")
                 ax.set_ylabel(f"β = {float(run['beta']):g}, seed {int(run['seed'])}\n{_activity_text(latent)}"
                               if j == 0 else "")
