@@ -348,10 +348,12 @@ def test_figure3_with_only_categorical_factors_draws_the_rest(tmp_path):
 
 def test_metric_table_records_the_config_it_came_from(tmp_path):
     runs = tmp_path / "run.tsv"
-    write_tsv(pd.DataFrame({"run": ["a"], "metric": ["max_abs_corr"], "value": [0.5]}), runs)
+    write_tsv(pd.DataFrame({"run": ["a"], "metric": ["max_abs_corr"], "factor": ["x"], "dim": [0], "value": [0.5]}),
+              runs)
     settings = {"dataset": "mine", "training": {"n_latent": 10}, "evaluation": {"correlation": "pearson"}}
     pipeline.collect(scores=[str(runs)], table=str(tmp_path / "all.tsv"),
-                     max_abs_corr_table=str(tmp_path / "corr.tsv"), settings=copy.deepcopy(settings))
+                     max_abs_corr_table=str(tmp_path / "corr.tsv"), collapse=str(tmp_path / "collapse.tsv"),
+                     settings=copy.deepcopy(settings))
     first = (tmp_path / "all.tsv").read_text().splitlines()[0]
     assert first.endswith('config {"dataset": "mine", "evaluation": {"correlation": "pearson"}, '
                           '"training": {"n_latent": 10}}')

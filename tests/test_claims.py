@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from scbeta.claims import (COLUMNS, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, claim_verdict, claims_markdown,
-                           evaluate_claims, holm, mean_ci, verdict, welch_test)
+from scbeta.claims import (COLUMNS, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, claim_verdict, claims_html,
+                           claims_markdown, claims_summary_rst, evaluate_claims, verdict)
+from scbeta.stats import holm, mean_ci, welch_test
 
 SIM_FACTORS = [f"identity_{i:02d}" for i in range(5)] + ["activity_00"]
 CELL_TYPES = ["B cells", "CD4 T cells", "NK cells"]
@@ -33,9 +34,13 @@ def _rows(dataset: str, objective: str, c_max: float, means: Mapping[float, floa
 
 
 def simulated_table(beta_means: Mapping[float, float], capacity_means: Mapping[float, float] | None = None,
-                    seeds: Sequence[int] = range(5), noise: float = 0.01, seed: int = 0) -> pd.DataFrame:
+                    seeds: Sequence[int] = range(5), noise: float = 0.01, seed: int = 0,
+                    active: Mapping[float, float] | None = None) -> pd.DataFrame:
+    """β-VAE (and capacity) max |corr| rows; with `active`, `active_units` rows of the β-VAE runs per β."""
     rng = np.random.default_rng(seed)
     rows = _rows("simulated", "beta", 0.0, beta_means, "max_abs_corr", SIM_FACTORS, seeds, noise, rng)
+    if active is not None:
+        rows += _rows("simulated", "beta", 0.0, active, "active_units", [""], seeds, 0.0, rng)
     if capacity_means is not None:
         rows += _rows("simulated", "capacity", 10.0, capacity_means, "max_abs_corr", SIM_FACTORS, seeds, noise, rng)
     # A baseline far above every VAE: must not enter any claim.
@@ -117,9 +122,10 @@ def test_holm_and_mean_ci():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     adjusted = holm([0.2, np.nan, 0.01])
     assert np.isnan(adjusted[1]) and adjusted[[0, 2]] == pytest.approx([0.2, 0.02])
-    mean, lo, hi = mean_ci([1.0, 2.0, 3.0])
-    assert mean == 2.0 and (lo, hi) == pytest.approx((2 - 4.302653 / np.sqrt(3), 2 + 4.302653 / np.sqrt(3)))
-    assert np.isnan(mean_ci([1.0])[1])
+    summary = mean_ci([1.0, 2.0, np.nan, 3.0])  # NaN ignored
+    assert summary.mean == 2.0 and summary.n == 3 and summary.half_width == pytest.approx(4.302653 / np.sqrt(3))
+    assert (summary.low, summary.high) == pytest.approx((2 - 4.302653 / np.sqrt(3), 2 + 4.302653 / np.sqrt(3)))
+    assert np.isnan(mean_ci([1.0]).half_width) and mean_ci([1.0]).n == 1 and mean_ci([]).n == 0
 
 
 # --- claims on known answers ---------------------------------------------------------------------
@@ -196,7 +202,7 @@ def test_missing_datasets_and_metrics_are_not_evaluated():
 
 
 def test_markdown_has_every_table_and_verdict():
-    text = claims_markdown(simulated_table(RISING_SIM, RISING_CAPACITY), None)
+    text = claims_markdown(evaluate_claims(simulated_table(RISING_SIM, RISING_CAPACITY), None))
     assert text.startswith("# ")
     assert "Welch" in text and "Holm" in text and "Decision rule" in text
     for key in ("1a", "1b", "1c", "2a", "2b", "3"):
@@ -206,7 +212,7 @@ def test_markdown_has_every_table_and_verdict():
     assert text.count("**Verdict: not evaluated: no real dataset**") == 3
     assert "**Claim 1: reproduced**" in text
     assert "**Claim 2: not evaluated: no real dataset**" in text
-    assert "| 10 | 0 | 5 | 0.5" in text  # β, C_max, seeds, our mean
+    assert "| 10 | 0 | 5 | – | 0.5" in text  # β, C_max, seeds, active dims (none scored), our mean
     assert "0.40–0.50" in text  # the preprint's read-off range beside ours
 
 
@@ -219,3 +225,39 @@ def test_write_claims_reads_tables_and_writes_report(tmp_path):
     assert "**Claim 1: reproduced**" in (tmp_path / "claims.md").read_text()
     table = read_tsv(tmp_path / "claims.tsv")
     assert set(table["comparison"].astype(str)) == {"1a", "1b", "1c", "2a", "2b", "3"}
+
+
+def test_collapsed_models_are_counted_and_named_in_the_verdict():
+    # β ≥ 10 collapsed (no active dimension) in every seed; β = 1 uses 8 dimensions.
+    active = {1.0: 8.0, 10.0: 0.0, 30.0: 1.0, 50.0: 0.0}
+    falling = dict(zip(SIM_BETAS, (0.60, 0.20, 0.15, 0.12)))
+    result = evaluate_claims(simulated_table(falling, active=active), None)
+    one_a = result[result["comparison"] == "1a"].set_index("beta")
+    assert one_a.loc[1.0, "active_units"] == 8.0 and one_a.loc[1.0, "n_collapsed"] == 0
+    assert one_a.loc[10.0, "active_units"] == 0.0 and one_a.loc[10.0, "n_collapsed"] == 5
+    assert verdicts(result)["1a"] == NOT_REPRODUCED
+    note = one_a["collapsed"].iloc[0]
+    assert note.startswith("rests on collapsed models") and "β = 10 (5 of 5 seeds)" in note and "β = 1 " not in note
+    text = claims_markdown(result)
+    assert "| 1 | 0 | 5 | 8.0 (0) |" in text and "| 10 | 0 | 5 | 0.0 (5) |" in text
+    assert "**Verdict: not reproduced** — rests on collapsed models" in text
+    assert "| 1 | 1a. Alignment with the simulated factors rises with β (β-VAE, C_max = 0) | not reproduced " \
+           "(rests on collapsed models) |" in text
+    healthy = evaluate_claims(simulated_table(RISING_SIM, active=dict.fromkeys(SIM_BETAS, 9.0)), None)
+    assert set(healthy["collapsed"]) == {""}
+
+
+def test_reduced_note_heads_markdown_html_and_summary():
+    result = evaluate_claims(simulated_table(RISING_SIM), None)
+    note = "Reduced configuration: training: 3 epochs (default 400); the full study's answers may differ."
+    text = claims_markdown(result, reduced=note)
+    assert text.splitlines()[2] == f"> **{note}**"
+    assert "Reduced configuration" not in claims_markdown(result)
+    rst = claims_summary_rst(result, note)
+    assert rst.startswith(f".. warning:: {note}") and "     - reproduced" in rst and "list-table" in rst
+
+
+def test_html_shows_angle_brackets_as_text():
+    page = claims_html("**Verdict: not evaluated: <no runs>**\n\n> a quote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert "&lt;no runs&gt;" in page or "&lt;no runs>" in page
+    assert "<blockquote>" in page and "<table>" in page and "<no runs>" not in page

@@ -220,3 +220,31 @@ def test_models_per_job_must_be_a_positive_integer(config):
     config["training"]["models_per_job"] = 0
     with pytest.raises(ConfigError, match=r"training\.models_per_job = 0: 0 is less than the minimum of 1"):
         validate(config, SCHEMA)
+
+
+def _layered(config, overrides):
+    from snakemake.utils import update_config
+
+    layered = copy.deepcopy(config)
+    update_config(layered, overrides)
+    return layered
+
+
+def test_reduced_configuration_names_what_is_smaller(config):
+    from scbeta.config import reduced_configuration
+
+    assert reduced_configuration(config, config) == ""
+    # A change that does not set the study's size is no reduction.
+    assert reduced_configuration(config, _layered(config, {"evaluation": {"neighbors_method": "gauss"}})) == ""
+    quick = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    note = reduced_configuration(config, _layered(config, quick))
+    assert note.startswith("Reduced configuration: simulated: 2,000 cells × 500 genes (default 5,000 × 2,000)")
+    assert "kang2018: 500 variable genes (default 2,000), at most 2,000 cells (default all)" in note
+    assert "100 epochs (default scVI's heuristic, up to 400)" in note
+    assert "64 hidden units (default 128)" in note and "KL warm-up over 25 epochs (default 400)" in note
+    assert note.endswith("the full study's answers may differ.")
+    tiny = _layered(config, {"seeds": [0, 1], "datasets": {"simulated": {"sweep": [
+        {"objective": "beta", "beta": [1, 10]}]}, "kang2018": {"enabled": False}}})
+    note = reduced_configuration(config, tiny)
+    assert note == ("Reduced configuration: simulated: 2 sweep settings (default 12); 2 seeds (default 3); "
+                    "the full study's answers may differ.")

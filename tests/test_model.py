@@ -162,3 +162,11 @@ def test_fit_many_returns_one_model_per_run_in_order(small_counts, tmp_path):
              m.params["seed"]) for m in models] == [("capacity", 10.0, 0.0, 1), ("capacity", 1.0, 2.0, 0)]
     assert all(len(m.history) == 2 and m.latent(small_counts).shape == (600, 10) for m in models)
     assert not list((tmp_path / "group").rglob("checkpoint.pt"))
+
+
+def test_posterior_gives_the_latent_and_positive_variances(small_counts):
+    model = scbeta.fit(small_counts, epochs=2, seed=0, **FAST)
+    mean, var = model.posterior(small_counts)
+    np.testing.assert_array_equal(mean, model.latent(small_counts))
+    assert var.shape == mean.shape == (small_counts.n_obs, 10) and var.dtype == np.float32
+    assert (var > 1e-4).all()  # scVI's floor on the posterior variance

@@ -96,12 +96,15 @@ def _close_figures():
     plt.close("all")
 
 
-def test_beta_colours_and_ci():
-    assert plots.beta_color(1) != plots.beta_color(2)
+def test_beta_colours():
     assert plots.beta_color(50) == plots.beta_color(500)  # saturates beyond the range
-    mean, half, n = plots.mean_ci([1.0, 2.0, 3.0])
-    assert (mean, n) == (2.0, 3) and half == pytest.approx(4.302653 / np.sqrt(3))
-    assert np.isnan(plots.mean_ci([1.0])[1]) and plots.mean_ci([np.nan])[2] == 0
+    # Neighbouring β of the sweeps differ visibly: at least 0.12 apart in RGB (0–1 per channel).
+    colours = [np.array(plots.beta_color(b)[:3]) for b in plots.BETA_GRID]
+    gaps = [np.linalg.norm(a - b) for a, b in zip(colours, colours[1:])]
+    assert min(gaps) > 0.12, dict(zip(plots.BETA_GRID[1:], np.round(gaps, 3)))
+    # β between grid values falls between its neighbours' colours
+    between = np.array(plots.beta_color(1.25)[:3])
+    assert np.linalg.norm(between - colours[0]) < gaps[0] and np.linalg.norm(between - colours[1]) < gaps[0]
 
 
 def test_figure3_panels_colours_and_skipped_targets(tmp_path):
@@ -111,6 +114,7 @@ def test_figure3_panels_colours_and_skipped_targets(tmp_path):
     table = _table("kang", betas, cell_types=cell_types)
     embedding = _embedding(cell_types=cell_types)
     latents = [_latent(embedding, table, 1.0), _latent(embedding, table, 2.0)]
+    table = _with_active_units(table, collapsed_betas=[5.0])
     fig = plots.figure3(embedding, table, latents)
 
     titles = [ax.get_title(loc="left") + ax.get_title() for ax in fig.axes]
@@ -131,8 +135,14 @@ def test_figure3_panels_colours_and_skipped_targets(tmp_path):
     assert any(t.startswith(f"β = 1: dim {dim} ") for t in titles)
     # B–D only β-VAE β values; all bars coloured by beta_color
     _assert_beta_colours(fig, betas)
-    bars_d = [p for ax in fig.axes for p in ax.patches if (p.get_gid() or "").startswith("beta=")]
-    assert len(bars_d) == 2 * len(betas) + len(cell_types) * len(betas)
+    bars = _hatched(fig)
+    assert len(bars) == 2 * len(betas) + len(cell_types) * len(betas)
+    assert {gid for gid, hatched in bars if hatched} == {"beta=5"}  # the collapsed β in B, C and D
+    assert sum(hatched for _, hatched in bars) == 2 + len(cell_types)
+    legend_labels = {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
+    assert plots.COLLAPSED_LABEL in legend_labels
+    latent_axes = [ax for ax in fig.axes if ax.get_title().startswith("β = ") and ax.collections]
+    assert len({ax.collections[0].get_clim() for ax in latent_axes}) == 1  # one colour scale for all latents
 
     save_figure(fig, [tmp_path / "figure3.png", tmp_path / "figure3.pdf"])
     with Image.open(tmp_path / "figure3.png") as image:
@@ -165,7 +175,8 @@ def test_tradeoff_panels_markers_and_colours(tmp_path):
     fig = plots.tradeoff(tables)
     data_axes = [ax for ax in fig.axes if ax.get_xlabel()]
     assert len(data_axes) == 3  # two panels for the real data, one for the simulated
-    assert [ax.get_title() for ax in data_axes] == ["kang", "kang", "simulated"]
+    assert [ax.get_title(loc="left") for ax in data_axes] == ["A  kang:\nstimulation |r|", "B  kang:\ncell-type accuracy",
+                                                             "C  simulated:\nMIG"]
     assert "max |r|" in data_axes[0].get_ylabel() and "balanced accuracy" in data_axes[1].get_ylabel()
     assert "MIG" in data_axes[2].get_ylabel()
     _assert_beta_colours(fig, set(betas_real) | set(betas_sim))
@@ -190,17 +201,27 @@ def test_tradeoff_simulated_falls_back_to_lms_smi():
 
 
 def test_metrics_by_beta_grid(tmp_path):
-    tables = {"kang": _table("kang", [1.0, 2.0, 5.0]), "simulated": _table("sim", [1.0, 10.0], real=False)}
+    kang = _table("kang", [1.0, 2.0, 5.0])
+    # a chosen setting, not a score: must not be drawn
+    kang = pd.concat([kang, kang[kang["metric"] == "best_ari"].assign(metric="best_resolution", value=2.0)])
+    tables = {"kang": kang, "simulated": _table("sim", [1.0, 10.0], real=False)}
     fig = plots.metrics_by_beta(tables)
-    axes = np.array(fig.axes).reshape(len(AGGREGATES) + 2, 2)  # + best ARI and best NMI
-    assert [ax.get_title() for ax in axes[0]] == ["kang", "simulated"]
-    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["MIG", "DCI disentanglement", "SAP", "LMS-SMI", "Best ARI",
+    axes = np.array(fig.axes).reshape(len(AGGREGATES) + 2, 4)  # + best ARI and best NMI; β and γ per dataset
+    assert [ax.get_title() for ax in axes[0]] == ["kang", "kang:\nFactorVAE", "simulated", "simulated:\nFactorVAE"]
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["MIG", "DCI\ndisentanglement", "SAP", "LMS-SMI", "Best ARI†",
                                                      "Best NMI"]
+    assert "† ARI below 0: less agreement" in fig.legends[0].get_title().get_text()  # may be negative, and why
+    assert [ax.get_xlabel() for ax in axes[-1]] == ["β", "γ", "β", "γ"]
     assert all(ax.get_xscale() == "log" for ax in axes.ravel())
-    assert [t.get_text() for t in axes[-1, 0].get_xticklabels()] == ["1", "2", "5", "10"]  # FactorVAE at γ = 10
+    assert [t.get_text() for t in axes[-1, 0].get_xticklabels()] == ["1", "2", "5"]  # β only
+    assert [t.get_text() for t in axes[-1, 1].get_xticklabels()] == ["10"]  # FactorVAE's γ on its own axis
     gids = {line.get_gid() for line in axes[0, 0].lines}
-    assert {"method=β-VAE", "method=Capacity (C_max = 10)", "method=FactorVAE", "baseline=PCA",
-            "baseline=NMF"} <= gids
+    assert {"method=β-VAE", "method=Capacity (C_max = 10)", "baseline=PCA", "baseline=NMF"} <= gids
+    assert "method=FactorVAE" not in gids and "method=FactorVAE" in {line.get_gid() for line in axes[0, 1].lines}
+    # baselines in a colour no objective uses
+    colours = {line.get_gid(): to_rgba(line.get_color()) for line in axes[0, 0].lines}
+    assert colours["baseline=PCA"] == to_rgba(plots.BASELINE_COLOR)
+    assert colours["baseline=PCA"] not in {c for gid, c in colours.items() if gid.startswith("method=")}
     # baselines: a horizontal line at their mean
     table = tables["kang"]
     pca = table[(table["method"] == "pca") & (table["metric"] == "mig")]["value"].mean()
@@ -216,7 +237,20 @@ def test_metrics_by_beta_grid(tmp_path):
     assert (tmp_path / "metrics.pdf").stat().st_size > 1000
 
 
-def test_figure2_keeps_its_signature_and_beta_colours(tmp_path):
+def _with_active_units(table, collapsed_betas, n_dims=5):
+    """`active_units` rows for every run: 0 for β-VAE runs at `collapsed_betas`, else `n_dims`."""
+    runs = table.drop_duplicates("run")
+    active = np.where((runs["objective"] == "beta") & runs["beta"].isin(collapsed_betas), 0.0, float(n_dims))
+    rows = runs.assign(metric="active_units", factor=np.nan, dim=-1, value=active)
+    return pd.concat([table, rows], ignore_index=True)
+
+
+def _hatched(fig):
+    return [(p.get_gid(), bool(p.get_hatch())) for ax in fig.axes for p in ax.patches
+            if (p.get_gid() or "").startswith("beta=")]
+
+
+def test_figure2_hatches_collapsed_bars_and_shares_one_latent_scale(tmp_path):
     rng = np.random.default_rng(0)
     n = 200
     obs = pd.DataFrame({"identity": pd.Categorical(rng.choice(["a", "b", "c"], n)),
@@ -226,23 +260,58 @@ def test_figure2_keeps_its_signature_and_beta_colours(tmp_path):
     embedding.obsm["X_umap"] = rng.normal(size=(n, 2))
     table = _table("sim", [1.0, 10.0], real=False)  # β-VAE, capacity, FactorVAE and baselines
     tcvae = table[table["objective"] == "beta"].assign(objective="tcvae", beta=6.0, run=lambda t: t["run"] + "_tc")
-    table = pd.concat([table, tcvae], ignore_index=True)
-    corr = table[table["metric"] == "max_abs_corr"].rename(columns={"value": "abs_corr"})
-    latent = _latent(embedding, table, 1.0)
-    fig = plots.figure2(embedding, corr, [latent])
+    table = _with_active_units(pd.concat([table, tcvae], ignore_index=True), collapsed_betas=[10.0])
+    healthy, collapsed = _latent(embedding, table, 1.0), _latent(embedding, table, 10.0)
+    collapsed.obsm["X_latent"] *= 0.02  # a collapsed model's latent barely varies
+    fig = plots.figure2(embedding, table, [healthy, collapsed])
     _assert_beta_colours(fig, [1.0, 10.0])  # β-VAE and capacity only: no FactorVAE, β-TCVAE or baselines
-    n_bars = sum((p.get_gid() or "").startswith("beta=") for ax in fig.axes for p in ax.patches)
-    assert n_bars == 2 * 2 * 2  # 2 factors × 2 β × (C_max = 0, C_max = 10)
+    bars = _hatched(fig)
+    assert len(bars) == 2 * 2 * 2  # 2 factors × 2 β × (C_max = 0, C_max = 10)
+    # only the β-VAE bars at β = 10 (the first panel) are hatched, not the capacity ones
+    assert [hatched for _, hatched in bars] == [False, True] * 2 + [False, False] * 2
     suptitles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle is not None]
     assert any("FactorVAE, β-TCVAE not shown" in t for t in suptitles)
     legend_labels = {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
-    assert {"1", "10"} <= legend_labels
-    latent_axes = [ax for ax in fig.axes if ax.get_title().startswith("β = 1:")]
-    assert len(latent_axes) == 2
-    limits = latent_axes[0].collections[0].get_clim()
-    assert limits[0] == pytest.approx(-limits[1])  # diverging scale centred at 0
+    assert {"1", "10", plots.COLLAPSED_LABEL} <= legend_labels
+    latent_axes = [ax for ax in fig.axes if " → dim " in ax.get_title()]
+    assert len(latent_axes) == 4
+    limits = {ax.collections[0].get_clim() for ax in latent_axes}
+    assert len(limits) == 1  # one colour scale for every row
+    low, high = limits.pop()
+    assert low == pytest.approx(-high)  # diverging scale centred at 0
+    assert latent_axes[0].get_ylabel().startswith("β = 1, seed 0\n5 of 5 dims active")
+    assert "SD 0.02" in latent_axes[2].get_title() or "SD 0.01" in latent_axes[2].get_title()
     save_figure(fig, [tmp_path / "figure2.png"])
     assert mpimg.imread(tmp_path / "figure2.png").ndim == 3
+
+
+def test_figure2_takes_a_max_abs_corr_table_without_hatching():
+    rng = np.random.default_rng(0)
+    obs = pd.DataFrame({"identity": pd.Categorical(rng.choice(["a", "b"], 50)), "identity_00": rng.uniform(size=50),
+                        "activity_00": rng.uniform(size=50)}, index=[f"c{i}" for i in range(50)])
+    embedding = ad.AnnData(obs=obs)
+    embedding.obsm["X_umap"] = rng.normal(size=(50, 2))
+    table = _table("sim", [1.0, 10.0], real=False)
+    corr = table[table["metric"] == "max_abs_corr"].rename(columns={"value": "abs_corr"})
+    fig = plots.figure2(embedding, corr, [])
+    assert not any(hatched for _, hatched in _hatched(fig))
+
+
+def test_reduced_note_under_the_figure_and_in_its_metadata(tmp_path):
+    fig = plt.figure()
+    note = "Reduced configuration: training: 3 epochs (default 400); the full study's answers may differ."
+    plots.add_note(fig, note)
+    assert fig.get_suptitle().replace("\n", " ") == plots.REDUCED_TITLE
+    save_figure(fig, [tmp_path / "f.png", tmp_path / "f.pdf"], note=note)
+    with Image.open(tmp_path / "f.png") as image:
+        assert image.info["Warning"] == note
+    assert b"Reduced configuration" in (tmp_path / "f.pdf").read_bytes()
+    titled = plt.figure()
+    titled.suptitle("A title")
+    plots.add_note(titled, note)
+    assert titled.get_suptitle().startswith("A title\nReduced configuration (what was reduced")
+    plots.add_note(plt.figure(), "")
+    assert plt.gcf().get_suptitle() == ""
 
 
 def test_point_size_shrinks_with_cells():
@@ -257,7 +326,7 @@ def test_metrics_by_beta_wraps_many_metrics_into_two_blocks():
                                  if m not in set(table["metric"])], ignore_index=True)
     fig = plots.metrics_by_beta({"sim": table})
     visible = [ax for ax in fig.axes if ax.axison]
-    assert len(visible) == len(plots.AGGREGATE_METRICS)
+    assert len(visible) == len(plots.AGGREGATE_METRICS)  # no FactorVAE: no γ column
     assert [ax.get_title() for ax in visible].count("sim") == 2  # one title per block
     assert sum(bool(ax.get_xlabel()) for ax in visible) == 2  # x axis labelled at the foot of each block
     assert fig.get_size_inches()[1] < 11  # fits a printed page

@@ -14,7 +14,8 @@ N_CELLS = 400
 
 @pytest.fixture(scope="module")
 def scores() -> pd.DataFrame:
-    """Dim 0 is the numeric factor `dose`; dim 1 puts cell type A below 0 and B above; dim 2 is noise."""
+    """Dim 0 is the numeric factor `dose`; dim 1 puts cell type A below 0 and B above; dim 2 is noise;
+    posterior variances 0.5."""
     rng = np.random.default_rng(0)
     dose = rng.normal(size=N_CELLS)
     cell_type = np.repeat(["A", "B"], N_CELLS // 2)
@@ -23,6 +24,9 @@ def scores() -> pd.DataFrame:
     adata = ad.AnnData(obs=pd.DataFrame({"dose": dose, "cell_type": cell_type},
                                         index=[f"cell{i}" for i in range(N_CELLS)]))
     adata.obsm["X_latent"] = latent
+    # A VAE's latent also carries its posterior variances and its last epoch's terms (collapse diagnostics).
+    adata.obsm["X_latent_var"] = np.full_like(latent, 0.5)
+    adata.uns["training"] = {"final_recon": 1800.0, "final_kl": 3.0}
     return score_latent(adata, ["dose"], identity="cell_type", resolutions=(0.1, 0.5), n_neighbors=10,
                         neighbors_method="gauss")
 
@@ -47,7 +51,16 @@ def test_two_separated_clusters_are_found_by_leiden(scores: pd.DataFrame) -> Non
 
 
 def test_every_row_is_a_registered_metric_within_its_range(scores: pd.DataFrame) -> None:
-    assert set(scores["metric"]) == set(registry.METRICS)
+    assert set(scores["metric"]) == {name for name, info in registry.METRICS.items() if info.kind != "programs"}
     for row in scores.itertuples():
         low, high = registry.METRICS[row.metric].range
         assert low - 1e-9 <= row.value <= high + 1e-9, row
+
+
+def test_collapse_diagnostics_count_the_used_dimensions(scores: pd.DataFrame) -> None:
+    values = scores.set_index("metric")["value"]
+    assert values["active_units"] == 3  # every dimension varies across cells
+    kl = scores[scores["metric"] == "kl_dim"].sort_values("dim")["value"].to_numpy()
+    # KL(N(mu, 0.5) ‖ N(0, 1)) = 0.5 (0.5 + mu² − 1 − log 0.5), averaged over cells: largest for the ±3 dimension
+    assert kl.argmax() == 1 and (kl > 0).all()
+    assert (values["final_recon"], values["final_kl"]) == (1800.0, 3.0)

@@ -4,12 +4,14 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 
 import anndata as ad
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import TINY_CONFIG, run_snakemake, snakemake_command
 from scbeta._io import read_tsv
@@ -20,7 +22,11 @@ pytestmark = pytest.mark.workflow
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
-    result = run_snakemake(workdir, TINY_CONFIG, "--cores", "2")
+    previous = os.umask(0o022)  # outputs must get the permissions of a plain write under it
+    try:
+        result = run_snakemake(workdir, TINY_CONFIG, "--cores", "2")
+    finally:
+        os.umask(previous)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
@@ -54,14 +60,33 @@ def test_every_output_exists_and_is_finite(finished):
     assert len(table) == len(runs) * 6
     assert table["abs_corr"].between(0, 1).all()
     scores = read_tsv(results / "simulated" / "metrics" / "all.tsv")
-    assert {"max_abs_corr", "mig", "dci_disentanglement", "lms_smi", "best_ari", "identity_accuracy"} <= set(
-        scores["metric"])
+    assert {"max_abs_corr", "mig", "dci_disentanglement", "lms_smi", "best_ari", "identity_accuracy", "active_units",
+            "latent_activity", "kl_dim", "final_recon", "final_kl"} <= set(scores["metric"])
     assert np.isfinite(scores["value"]).all()
+    # collapse diagnostics: ten dims of activity for every run, of KL for the VAEs only
+    per_run = scores.groupby("run")["metric"].value_counts().unstack(fill_value=0)
+    assert (per_run["latent_activity"] == 10).all() and (per_run["active_units"] == 1).all()
+    assert (per_run.loc[vae_runs, "kl_dim"] == 10).all() and per_run.loc["pca_seed0", "kl_dim"] == 0
+    collapse = read_tsv(results / "simulated" / "metrics" / "collapse.tsv").set_index("run")
+    assert set(collapse.index) == set(runs) and collapse["active_units"].between(0, 10).all()
+    history = read_tsv(results / "simulated" / "models" / "beta_beta1_cmax0_seed0" / "history.tsv")
+    assert collapse.loc["beta_beta1_cmax0_seed0", "final_kl"] == pytest.approx(history["kl"].iloc[-1])
+    latent = ad.read_h5ad(results / "simulated" / "latents" / "beta_beta1_cmax0_seed0.h5ad")
+    assert (latent.obsm["X_latent_var"] > 0).all()
     for name in ("figures/figure2.png", "figures/figure2.pdf", "figures/tradeoff.png", "figures/tradeoff.pdf",
                  "figures/metrics_by_beta.png", "figures/metrics_by_beta.pdf", "claims.md", "claims.html", "claims.tsv",
                  "provenance/versions.tsv", "provenance/config.yaml"):
         assert (results / name).stat().st_size > 100, name
-    assert "1a. Alignment with the simulated factors rises with β" in (results / "claims.md").read_text()
+    claims = (results / "claims.md").read_text()
+    assert "1a. Alignment with the simulated factors rises with β" in claims
+    assert claims.splitlines()[2].startswith("> **Reduced configuration: simulated: 300 cells × 120 genes")
+    assert "active dims (collapsed seeds)" in claims
+    assert "&lt;" not in claims and "not evaluated: ." not in (results / "claims.html").read_text()
+    with Image.open(results / "figures" / "figure2.png") as image:
+        assert image.info["Warning"].startswith("Reduced configuration")
+    for path in [p for p in results.rglob("*") if p.is_file() and "logs" not in p.parts
+                 and "benchmarks" not in p.parts]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert not list(results.rglob("*.part*")), "temporary files left behind"
     assert not list((results / "simulated").glob("checkpoints/*"))  # each group's checkpoints went with it
 
@@ -71,9 +96,14 @@ def test_report_is_self_contained(finished):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ERROR" not in result.stderr, result.stderr[-3000:]
     html = (finished / "results" / "report.html").read_text()
-    for name in ("figure2.png", "tradeoff.png", "metrics_by_beta.png", "claims.html", "versions.tsv", "all.tsv"):
+    for name in ("figure2.png", "tradeoff.png", "metrics_by_beta.png", "claims.html", "versions.tsv", "all.tsv",
+                 "collapse.tsv"):
         assert name in html, name
     assert "<script src=\"http" not in html  # no assets fetched from the network
+    # the landing page: both arms, the reduced-configuration warning and the claims table
+    assert "simulated counts" in html and "Kang et al. (2018) PBMCs" in html
+    assert "Reduced configuration: simulated: 300 cells" in html
+    assert "Alignment with the simulated factors rises with" in html  # the claims table
 
 
 def test_rerun_has_nothing_to_do(finished):

@@ -39,6 +39,11 @@ def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
     for part in stale:
         part.unlink(missing_ok=True)
     return stale
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it; it is restored at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -46,6 +51,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds.
 
     Temporary files of `path` that an earlier, killed process left behind are removed first.
+    The file gets the permissions a plain `open(path, "w")` would give (0666 less the umask):
+    the temporary file is created private (0600), which would otherwise survive the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +62,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -92,12 +100,18 @@ def read_tsv(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", comment="#")
 
 
-def save_figure(fig, paths: list[str | os.PathLike], dpi: int = 200) -> None:
+def save_figure(fig, paths: list[str | os.PathLike], dpi: int = 200, note: str = "") -> None:
     """Save a matplotlib figure to each path (PNG at `dpi`, PDF as vectors), atomically, with the package version
-    in its metadata."""
+    in its metadata.
+
+    A `note` (e.g. that the figure comes from a reduced configuration) goes into the metadata too:
+    the PNG's `Warning` text chunk, the PDF's `Keywords`.
+    """
     software = f"scbeta {provenance()['scbeta_version']}"
     for path in paths:
         suffix = Path(path).suffix.lower()
         metadata = {"Software": software} if suffix == ".png" else {"Creator": software}
+        if note:
+            metadata["Warning" if suffix == ".png" else "Keywords"] = note
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format=suffix.lstrip("."), metadata=metadata, bbox_inches="tight")

@@ -22,33 +22,26 @@ the reference level (β = 1, or C_max = 0 at the same β):
   valid under any dependence — the tests share the reference models — and never less powerful
   than Bonferroni). The opposite direction is tested and corrected the same way.
 
-Decision rule (`verdict`), per comparison, with α = 0.05 and at least 3 seeds:
-
-- "inconclusive (too few seeds)" if the reference level or any compared level has fewer than
-  3 seeds with a finite value;
-- otherwise "not reproduced" if any compared level differs significantly (Holm-adjusted p < α)
-  in the direction opposite to the prediction;
-- otherwise "reproduced" if at least one compared level differs significantly in the predicted
-  direction;
-- otherwise "not reproduced".
-
-A comparison whose data are missing is "not evaluated: <reason>". A claim is reproduced if all
-its evaluated comparisons are; not reproduced if any is not; else inconclusive (`claim_verdict`).
+The decision rule is `DECISION_RULE` (applied by `verdict`, printed in `claims.md`). Beside each
+level stand the active latent dimensions of its models (`scbeta.metrics.active_units`): max |corr|
+is scale-free and cannot see posterior collapse, so a verdict that rests on models with fewer
+than `MIN_ACTIVE_UNITS` active dimensions says so.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from scbeta.metrics.activity import MIN_ACTIVE_UNITS
+from scbeta.stats import CONFIDENCE, Direction, holm, mean_ci, welch_test
 
 ALPHA = 0.05
 MIN_SEEDS = 3
-CONFIDENCE = 0.95
 STIM_FACTOR = "stim_indicator"
 
 REPRODUCED = "reproduced"
@@ -58,7 +51,6 @@ NOT_EVALUATED = "not evaluated"
 
 TEST = "Welch's t-test, one-sided in the predicted direction; Holm-Bonferroni across compared levels"
 
-Direction = Literal["increase", "decrease"]
 Role = Literal["simulated", "real"]
 Level = Literal["beta", "c_max"]
 Runs = Literal["beta", "capacity", "both"]
@@ -133,87 +125,41 @@ COMPARISONS: tuple[Comparison, ...] = (
 
 COLUMNS = ["claim", "comparison", "description", "dataset", "value", "direction", "level", "beta", "c_max",
            "reference", "n_seeds", "mean", "ci_low", "ci_high", "preprint_low", "preprint_high", "effect",
-           "effect_ci_low", "effect_ci_high", "p_value", "p_holm", "p_opposite_holm", "significant", "test",
-           "verdict", "claim_verdict"]
+           "effect_ci_low", "effect_ci_high", "p_value", "p_holm", "p_opposite_holm", "significant",
+           "active_units", "n_collapsed", "test", "verdict", "collapsed", "claim_verdict"]
 _METRIC_COLUMNS = ["method", "objective", "beta", "c_max", "seed", "run", "metric", "factor", "value"]
 _RUNS_LABEL = {"beta": "β-VAE (objective 'beta', C_max = 0)", "capacity": "capacity (C_max > 0)",
                "both": "β-VAE or capacity"}
 _LEVEL_LABEL = {"beta": "β", "c_max": "C_max"}
 
 
-class WelchResult(NamedTuple):
-    """Compared − reference difference of means, its two-sided CI, and one-sided p-values both ways."""
-
-    effect: float
-    ci_low: float
-    ci_high: float
-    p_predicted: float
-    p_opposite: float
-
-
 class _NotEvaluated(Exception):
     """A comparison cannot be made from the data given; the message is the reason."""
 
 
-def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """Mean and t-based two-sided confidence interval across seeds (NaN bounds below 2 values)."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, np.nan, np.nan
-    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    return mean, float(mean - half), float(mean + half)
-
-
-def welch_test(reference: Sequence[float], compared: Sequence[float], direction: Direction,
-               confidence: float = CONFIDENCE) -> WelchResult:
-    """Welch's t-test of compared vs reference, one-sided each way, with the effect's Welch CI.
-
-    `p_predicted` tests `compared > reference` for "increase" (`<` for "decrease"); `p_opposite`
-    the reverse. NaN p-values and CI when either group has fewer than 2 values or both have zero
-    variance (the t statistic is then undefined).
-    """
-    a, b = np.asarray(reference, dtype=float), np.asarray(compared, dtype=float)
-    effect = float(b.mean() - a.mean()) if a.size and b.size else np.nan
-    if a.size < 2 or b.size < 2:
-        return WelchResult(effect, np.nan, np.nan, np.nan, np.nan)
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se2 = va + vb
-    if se2 <= 0:
-        return WelchResult(effect, np.nan, np.nan, np.nan, np.nan)
-    df = se2**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))  # Welch–Satterthwaite
-    se = float(np.sqrt(se2))
-    t = effect / se
-    p_greater, p_less = float(stats.t.sf(t, df)), float(stats.t.cdf(t, df))
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    p_pred, p_opp = (p_greater, p_less) if direction == "increase" else (p_less, p_greater)
-    return WelchResult(effect, effect - half, effect + half, p_pred, p_opp)
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values; NaN entries stay NaN and do not count as tests."""
-    p = np.asarray(p_values, dtype=float)
-    adjusted = np.full(p.shape, np.nan)
-    tested = np.flatnonzero(~np.isnan(p))
-    order = tested[np.argsort(p[tested], kind="stable")]
-    m = order.size
-    # Step-down: the k-th smallest p is multiplied by (m − k); running max keeps the order monotone.
-    scaled = np.maximum.accumulate(p[order] * (m - np.arange(m)))
-    adjusted[order] = np.minimum(scaled, 1.0)
-    return adjusted
+def decision_rule(alpha: float = ALPHA, min_seeds: int = MIN_SEEDS) -> list[str]:
+    """The decision rule for one comparison, as the numbered Markdown list `claims.md` prints; `verdict` applies it."""
+    return [f"1. **{INCONCLUSIVE}** if the reference or any compared level has fewer than {min_seeds} seeds;",
+            f"2. else **{NOT_REPRODUCED}** if any compared level differs significantly (Holm-adjusted p < α = "
+            f"{alpha:g}) in the direction opposite to the prediction;",
+            f"3. else **{REPRODUCED}** if at least one compared level differs significantly in the predicted "
+            "direction;",
+            f"4. else **{NOT_REPRODUCED}**.",
+            "",
+            f"A comparison without the data it needs is **{NOT_EVALUATED}**, with the reason. A claim is "
+            f"{REPRODUCED} if all its evaluated comparisons are, {NOT_REPRODUCED} if any is, else {INCONCLUSIVE}. "
+            f"A verdict whose levels include models with fewer than {MIN_ACTIVE_UNITS} active latent dimensions "
+            "(collapsed: the posterior equals the prior for almost every dimension) says so: it compares models "
+            "that barely use their latent space."]
 
 
 def verdict(n_reference: Sequence[int], n_compared: Sequence[int], p_predicted: Sequence[float],
             p_opposite: Sequence[float], alpha: float = ALPHA, min_seeds: int = MIN_SEEDS) -> str:
-    """The decision rule for one comparison, from its tested levels.
+    """The verdict of one comparison under `decision_rule`, from its tested levels.
 
     One entry per compared level: seeds at the reference, seeds at the level, and the
     Holm-adjusted one-sided p-values in the predicted and the opposite direction (NaN: untested,
-    never significant). Returns "inconclusive (too few seeds)" if any level or its reference has
-    fewer than `min_seeds` seeds; else "not reproduced" if any opposite p < `alpha`; else
-    "reproduced" if any predicted p < `alpha`; else "not reproduced".
+    never significant).
     """
     n_ref, n_cmp = np.asarray(n_reference, dtype=int), np.asarray(n_compared, dtype=int)
     p_pred, p_opp = np.asarray(p_predicted, dtype=float), np.asarray(p_opposite, dtype=float)
@@ -244,7 +190,8 @@ def claim_verdict(verdicts: Sequence[str]) -> str:
 
 
 def run_values(table: pd.DataFrame | None, comparison: Comparison) -> pd.DataFrame:
-    """One finite value per run for `comparison`: columns `beta`, `c_max`, `seed`, `run`, `value`.
+    """One finite value per run for `comparison`: columns `beta`, `c_max`, `seed`, `run`, `value` and
+    `active_units` (NaN where the table has no `active_units` row for the run).
 
     Only VAE runs of the comparison's objectives; baselines are ignored. Raises `_NotEvaluated`
     (message: the reason) when the dataset, the runs or the metric rows are missing.
@@ -268,8 +215,10 @@ def run_values(table: pd.DataFrame | None, comparison: Comparison) -> pd.DataFra
     if rows.empty:
         what = f"`{comparison.metric}`" + (f" of `{comparison.factor}`" if comparison.factor else "")
         raise _NotEvaluated(f"no finite {what} values in the {comparison.role} dataset")
-    return (rows.astype({"value": float})
-            .groupby(["beta", "c_max", "seed", "run"], as_index=False)["value"].mean())
+    values = (rows.astype({"value": float})
+              .groupby(["beta", "c_max", "seed", "run"], as_index=False)["value"].mean())
+    active = runs[runs["metric"] == "active_units"].groupby("run")["value"].first().astype(float)
+    return values.assign(active_units=values["run"].map(active))
 
 
 def _preprint(comparison: Comparison, beta: float, c_max: float) -> tuple[float, float]:
@@ -293,13 +242,16 @@ def _level_rows(values: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
     for (held, varied), group in values.groupby([stratum, level], sort=True):
         ref = values.loc[(values[stratum] == held) & np.isclose(values[level], comparison.reference), "value"]
         beta, c_max = (varied, held) if level == "beta" else (held, varied)
-        mean, lo, hi = mean_ci(group["value"])
+        summary = mean_ci(group["value"])
+        active = group["active_units"]
         is_ref = bool(np.isclose(varied, comparison.reference))
         tested = varied > comparison.reference and not is_ref and len(ref) > 0
         test = welch_test(ref, group["value"], comparison.direction) if tested else None
         pre_lo, pre_hi = _preprint(comparison, beta, c_max)
         records.append({"beta": beta, "c_max": c_max, "reference": is_ref, "n_seeds": len(group),
-                        "n_reference": len(ref), "tested": tested, "mean": mean, "ci_low": lo, "ci_high": hi,
+                        "n_reference": len(ref), "tested": tested, "mean": summary.mean, "ci_low": summary.low,
+                        "ci_high": summary.high, "active_units": active.mean(),
+                        "n_collapsed": int((active < MIN_ACTIVE_UNITS).sum()),
                         "preprint_low": pre_lo, "preprint_high": pre_hi,
                         "effect": test.effect if test else np.nan,
                         "effect_ci_low": test.ci_low if test else np.nan,
@@ -307,6 +259,21 @@ def _level_rows(values: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
                         "p_value": test.p_predicted if test else np.nan,
                         "p_opposite": test.p_opposite if test else np.nan})
     return pd.DataFrame(records)
+
+
+def collapse_note(rows: pd.DataFrame, comparison: Comparison) -> str:
+    """"" if no level in `rows` has collapsed models (fewer than `MIN_ACTIVE_UNITS` active dimensions),
+    else which levels have how many: "rests on collapsed models: β = 10 (3 of 3 seeds), …"."""
+    collapsed = rows[rows["n_collapsed"] > 0]
+    if collapsed.empty:
+        return ""
+    name = _LEVEL_LABEL[comparison.level]
+    both = collapsed["c_max"].nunique() > 1 or comparison.level == "c_max"
+    levels = [f"{name} = {getattr(r, comparison.level):g}"
+              + (f" at {_LEVEL_LABEL[comparison.stratum]} = {getattr(r, comparison.stratum):g}" if both else "")
+              + f" ({int(r.n_collapsed)} of {int(r.n_seeds)} seeds)" for r in collapsed.itertuples()]
+    return (f"rests on collapsed models (fewer than {MIN_ACTIVE_UNITS} active latent dimensions): "
+            + ", ".join(levels))
 
 
 def _untested_reason(values: pd.DataFrame, comparison: Comparison) -> str:
@@ -329,6 +296,9 @@ def evaluate_comparison(table: pd.DataFrame | None, comparison: Comparison, alph
         return _not_evaluated(comparison, dataset, str(reason))
     rows = _level_rows(values, comparison)
     tested = rows["tested"].to_numpy()
+    # A level counts towards the verdict if it was tested or is the reference of a tested level.
+    held = rows.loc[rows["tested"], comparison.stratum]
+    counted = rows["tested"] | (rows["reference"] & rows[comparison.stratum].isin(held))
     if not tested.any():
         return _not_evaluated(comparison, dataset, _untested_reason(values, comparison))
     rows["p_holm"] = np.where(tested, holm(rows["p_value"].where(tested)), np.nan)
@@ -337,6 +307,7 @@ def evaluate_comparison(table: pd.DataFrame | None, comparison: Comparison, alph
     decided = rows[tested]
     rows["verdict"] = verdict(decided["n_reference"], decided["n_seeds"], decided["p_holm"],
                               decided["p_opposite_holm"], alpha=alpha, min_seeds=min_seeds)
+    rows["collapsed"] = collapse_note(rows[counted], comparison)
     return rows.assign(claim=comparison.claim, comparison=comparison.key, description=comparison.description,
                        dataset=dataset, value=comparison.value, direction=comparison.direction,
                        level=comparison.level, test=TEST).reindex(columns=COLUMNS)
@@ -349,14 +320,17 @@ def evaluate_claims(simulated: pd.DataFrame | None, real: pd.DataFrame | None, *
     `simulated` and `real` are the long metric tables of the two datasets (`results/<dataset>/
     metrics/all.tsv`), or None when a dataset was not analysed. Columns (`COLUMNS`): our mean and
     CI across seeds, the preprint's read-off range, the effect vs the reference with its CI, the
-    raw and Holm-adjusted one-sided p-values, and the comparison's and claim's verdicts (see the
-    module docstring for the rule).
+    raw and Holm-adjusted one-sided p-values, the mean active latent dimensions and the seeds
+    with fewer than `MIN_ACTIVE_UNITS` (collapsed), the comparison's verdict (`decision_rule`)
+    and its `collapsed` note ("" if none), and the claim's verdict.
     """
     tables = {"simulated": simulated, "real": real}
     parts = [evaluate_comparison(tables[c.role], c, alpha, min_seeds) for c in COMPARISONS]
     # Not-evaluated rows carry NaNs: nullable dtypes keep counts integral and flags boolean.
     result = pd.concat(parts, ignore_index=True).astype(
-        {"claim": int, "n_seeds": "Int64", "reference": "boolean", "significant": "boolean"})
+        {"claim": int, "n_seeds": "Int64", "n_collapsed": "Int64", "reference": "boolean",
+         "significant": "boolean"})
+    result["collapsed"] = result["collapsed"].fillna("")
     per_comparison = result.groupby("comparison", sort=False)["verdict"].first()
     claim_of = result.groupby("comparison", sort=False)["claim"].first()
     by_claim = {claim: claim_verdict(per_comparison[claim_of == claim].tolist()) for claim in CLAIMS}
@@ -396,6 +370,12 @@ def _range(lo: float, hi: float) -> str:
     return _read_off(lo) if lo == hi else f"{_read_off(lo)}–{_read_off(hi)}"
 
 
+def _active(mean: float, n_collapsed: float) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.1f} ({int(n_collapsed)})"
+
+
 def _comparison_markdown(rows: pd.DataFrame, comparison: Comparison, alpha: float) -> list[str]:
     verdict_text = rows["verdict"].iloc[0]
     dataset = rows["dataset"].iloc[0]
@@ -408,31 +388,49 @@ def _comparison_markdown(rows: pd.DataFrame, comparison: Comparison, alpha: floa
         return [*lines, f"**Verdict: {verdict_text}**", ""]
     ref = "β = 1" if comparison.level == "beta" else "C_max = 0, same β"
     # Significant (Holm-adjusted) p-values in bold, so the verdict can be traced to its rows.
-    lines += [f"| β | C_max | seeds | ours: mean [95 % CI] | preprint | effect vs {ref} [95 % CI] "
-              "| p (one-sided) | p (Holm) | p opposite (Holm) |",
-              "|---:|---:|---:|---|---|---|---:|---:|---:|"]
+    lines += [f"| β | C_max | seeds | active dims (collapsed seeds) | ours: mean [95 % CI] | preprint "
+              f"| effect vs {ref} [95 % CI] | p (one-sided) | p (Holm) | p opposite (Holm) |",
+              "|---:|---:|---:|---:|---|---|---|---:|---:|---:|"]
     for row in rows.itertuples():
         p_holm, p_opposite = (f"**{_p(p)}**" if p < alpha else _p(p) for p in (row.p_holm, row.p_opposite_holm))
-        lines.append(f"| {row.beta:g} | {row.c_max:g} | {int(row.n_seeds)} "
+        lines.append(f"| {row.beta:g} | {row.c_max:g} | {int(row.n_seeds)} | {_active(row.active_units, row.n_collapsed)} "
                      f"| {_with_ci(row.mean, row.ci_low, row.ci_high)} | {_range(row.preprint_low, row.preprint_high)} "
                      f"| {_with_ci(row.effect, row.effect_ci_low, row.effect_ci_high, signed=True)} "
                      f"| {_p(row.p_value)} | {p_holm} | {p_opposite} |")
+    lines += ["", f"Active dims: mean over seeds of the latent dimensions whose posterior mean varies across "
+                  f"cells (variance > 0.01); in brackets the seeds with fewer than {MIN_ACTIVE_UNITS} (collapsed)."]
     if comparison.preprint_note:
         lines += ["", f"Preprint: {comparison.preprint_note}"]
-    return [*lines, "", f"**Verdict: {verdict_text}**", ""]
+    collapsed = rows["collapsed"].iloc[0]
+    note = f" — {collapsed}" if collapsed else ""
+    return [*lines, "", f"**Verdict: {verdict_text}**{note}", ""]
 
 
-def claims_markdown(simulated: pd.DataFrame | None, real: pd.DataFrame | None, *, alpha: float = ALPHA,
-                    min_seeds: int = MIN_SEEDS) -> str:
-    """A complete `claims.md`: the test and why, the decision rule, then per claim its tables and verdicts."""
-    table = evaluate_claims(simulated, real, alpha=alpha, min_seeds=min_seeds)
+def _short_verdict(verdict_text: str, collapsed: str) -> str:
+    return f"{verdict_text} (rests on collapsed models)" if collapsed else verdict_text
+
+
+def claims_markdown(result: pd.DataFrame, *, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS,
+                    reduced: str = "") -> str:
+    """A complete `claims.md` from `evaluate_claims`' table: the reduced-configuration note (if any), the
+    test and why, the decision rule, then per claim its tables and verdicts."""
     level = f"{CONFIDENCE:.0%}".replace("%", " %")
-    lines = [
-        "# The preprint's claims, tested on this reproduction", "",
+    lines = ["# The preprint's claims, tested on this reproduction", ""]
+    if reduced:
+        lines += [f"> **{reduced}**", ""]
+    lines += [
         "Kimmel (2020), *Disentangling latent representations of single cell RNA-seq experiments*. "
         "Each claim is split into comparisons; each comparison reduces every trained model (one per seed) "
         "to one number and compares the models at each β (or C_max) with those at the reference "
         "(β = 1, scVI's ELBO; or C_max = 0 at the same β). Baselines (PCA, ICA, NMF) are not part of the claims.",
+        "",
+        "## Summary", "",
+        "| claim | comparison | verdict |", "|---:|---|---|",
+    ]
+    firsts = result.groupby("comparison", sort=False).first()
+    lines += [f"| {row.claim} | {key}. {row.description} | {_short_verdict(row.verdict, row.collapsed)} |"
+              for key, row in firsts.iterrows()]
+    lines += [
         "",
         "## Test", "",
         "- **Welch's unequal-variance t-test, one-sided** in the direction the preprint predicts, for each "
@@ -449,23 +447,11 @@ def claims_markdown(simulated: pd.DataFrame | None, real: pd.DataFrame | None, *
         "- Preprint values were read off its figures by eye; they are shown beside ours, not tested.",
         "",
         "## Decision rule", "",
-        f"Per comparison, with α = {alpha:g} and Holm-adjusted p-values:", "",
-        f"1. **{INCONCLUSIVE}** if the reference or any compared level has fewer than {min_seeds} seeds;",
-        f"2. else **{NOT_REPRODUCED}** if any compared level differs significantly (p < α) in the direction "
-        "opposite to the prediction;",
-        f"3. else **{REPRODUCED}** if at least one compared level differs significantly in the predicted "
-        "direction;",
-        f"4. else **{NOT_REPRODUCED}**.", "",
-        f"A comparison without the data it needs is **{NOT_EVALUATED}: <reason>**. A claim is {REPRODUCED} "
-        f"if all its evaluated comparisons are, {NOT_REPRODUCED} if any is, else {INCONCLUSIVE}.", "",
-        "## Summary", "",
-        "| claim | comparison | verdict |", "|---:|---|---|",
+        "Per comparison:", "",
+        *decision_rule(alpha, min_seeds), "",
     ]
-    firsts = table.groupby("comparison", sort=False).first()
-    lines += [f"| {row.claim} | {key}. {row.description} | {row.verdict} |" for key, row in firsts.iterrows()]
-    lines.append("")
     for claim, text in CLAIMS.items():
-        claim_rows = table[table["claim"] == claim]
+        claim_rows = result[result["claim"] == claim]
         lines += [f"## Claim {claim}", "", f"> {text}", ""]
         for comparison in (c for c in COMPARISONS if c.claim == claim):
             lines += _comparison_markdown(claim_rows[claim_rows["comparison"] == comparison.key], comparison,
@@ -474,16 +460,52 @@ def claims_markdown(simulated: pd.DataFrame | None, real: pd.DataFrame | None, *
     return "\n".join(lines)
 
 
+def claims_html(markdown_text: str) -> str:
+    """`claims.md` as a standalone HTML page. A literal `<` in the text is escaped first, so that it is
+    shown rather than read as the start of an HTML tag."""
+    import markdown as md
+
+    body = md.markdown(markdown_text.replace("<", "&lt;"), extensions=["tables"])
+    return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Claims of the preprint</title>"
+            "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def claims_summary_rst(result: pd.DataFrame, reduced: str = "") -> str:
+    """The summary of `evaluate_claims`' table as reStructuredText for the report's landing page: the
+    reduced-configuration note (if any) and one table row per comparison with its verdict."""
+    lines = []
+    if reduced:
+        lines += [f".. warning:: {reduced}", ""]
+    lines += [".. list-table:: The preprint's claims, tested (details: claims.html under Claims)",
+              "   :header-rows: 1", "",
+              "   * - claim", "     - comparison", "     - verdict"]
+    firsts = result.groupby("comparison", sort=False).first()
+    for key, row in firsts.iterrows():
+        # "3." would open a numbered list in reStructuredText: the dot is escaped.
+        lines += [f"   * - {row.claim}", f"     - {key}\\. {row.description}",
+                  f"     - {_short_verdict(row.verdict, row.collapsed)}"]
+    return "\n".join(lines) + "\n"
+
+
 def write_claims(markdown: str | os.PathLike, table: str | os.PathLike | None = None,
                  simulated: str | os.PathLike | None = None, real: str | os.PathLike | None = None,
-                 *, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS) -> None:
-    """Read the datasets' metric tables (None: not analysed), write `claims.md` and optionally the table."""
+                 *, html: str | os.PathLike | None = None, summary: str | os.PathLike | None = None,
+                 reduced: str = "", alpha: float = ALPHA, min_seeds: int = MIN_SEEDS) -> None:
+    """Read the datasets' metric tables (None: not analysed), evaluate the claims once, and write
+    `claims.md` and, where given, the table, the HTML page and the report's reStructuredText summary."""
     from scbeta._io import atomic_path, read_tsv, write_tsv
 
     sim = read_tsv(simulated) if simulated is not None else None
     kang = read_tsv(real) if real is not None else None
-    with atomic_path(markdown) as tmp:
-        tmp.write_text(claims_markdown(sim, kang, alpha=alpha, min_seeds=min_seeds))
+    result = evaluate_claims(sim, kang, alpha=alpha, min_seeds=min_seeds)
+    text = claims_markdown(result, alpha=alpha, min_seeds=min_seeds, reduced=reduced)
+    outputs = {markdown: text, html: claims_html(text) if html is not None else None,
+               summary: claims_summary_rst(result, reduced) if summary is not None else None}
+    for path, content in outputs.items():
+        if path is not None:
+            with atomic_path(path) as tmp:
+                tmp.write_text(content)
     if table is not None:
-        write_tsv(evaluate_claims(sim, kang, alpha=alpha, min_seeds=min_seeds), table,
-                  {"alpha": alpha, "min_seeds": min_seeds})
+        write_tsv(result, table, {"alpha": alpha, "min_seeds": min_seeds, "reduced": reduced})

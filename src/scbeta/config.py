@@ -279,6 +279,79 @@ def check_figures(config: Mapping[str, Any], runs: pd.DataFrame, figure2_dataset
                               f"β-VAE sweep of dataset {dataset!r} (β: {shown}); choose values from that sweep")
 
 
+
+REDUCED_SUFFIX = "the full study's answers may differ"
+
+
+def _count(value: Any) -> str:
+    return "all" if value is None else f"{value:,}"
+
+
+def _sweep_size(sweep: list[Mapping[str, Any]]) -> int:
+    """Settings (objective × β × C_max × γ) in a sweep, seeds not counted."""
+    return sum(len(e.get("beta", [1.0])) * len(e.get("c_max", [0.0])) * len(e.get("gamma", [0.0])) for e in sweep)
+
+
+def _changes(used: Mapping[str, Any], default: Mapping[str, Any], keys: tuple[tuple[str, str], ...]) -> list[str]:
+    """'<what, with the value> (default <value>)' for each `(key, what)` whose value differs from the default."""
+    return [f"{what.format(_count(used.get(key)))} (default {_count(default.get(key))})"
+            for key, what in keys if key in used and used.get(key) != default.get(key)]
+
+
+def _dataset_changes(used: Mapping[str, Any], default: Mapping[str, Any]) -> list[str]:
+    parts = []
+    sim, sim_default = used.get("simulate", {}), default.get("simulate", {})
+    cells, genes = sim.get("n_cells"), sim.get("n_genes")
+    cells_default, genes_default = sim_default.get("n_cells"), sim_default.get("n_genes")
+    if (cells, genes) != (cells_default, genes_default) and used.get("source") == "simulate":
+        parts.append(f"{_count(cells)} cells × {_count(genes)} genes "
+                     f"(default {_count(cells_default)} × {_count(genes_default)})")
+    parts += _changes(used, default, (("n_top_genes", "{} variable genes"), ("max_cells", "at most {} cells")))
+    sweep, sweep_default = used.get("sweep", []), default.get("sweep", [])
+    if sweep != sweep_default:
+        size, size_default = _sweep_size(sweep), _sweep_size(sweep_default)
+        parts.append(f"{size} sweep settings (default {size_default})" if size != size_default
+                     else "a sweep other than the default")
+        widths = sorted({e["discriminator_width"] for e in sweep if "discriminator_width" in e}
+                        - {e["discriminator_width"] for e in sweep_default if "discriminator_width" in e})
+        if widths:
+            parts.append(f"FactorVAE discriminator {', '.join(f'{w:,}' for w in widths)} units wide (default 1,000)")
+    return parts
+
+
+def reduced_configuration(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    """A one-line note on how `config` differs from `defaults` (config.yaml) in size, or "" if it does not.
+
+    Compares the keys that set the study's size: each dataset's simulated cells and genes,
+    variable genes, cell subset and sweep; the training epochs, hidden units and KL warm-up; the
+    number of seeds. E.g. "Reduced configuration: simulated: 2,000 cells × 500 genes (default
+    5,000 × 2,000); training: 100 epochs (default scVI's heuristic, up to 400); the full study's
+    answers may differ."
+    """
+    parts = []
+    datasets, default_datasets = config.get("datasets", {}), defaults.get("datasets", {})
+    for name, spec in datasets.items():
+        if spec.get("enabled", True) and name in default_datasets:
+            changes = _dataset_changes(spec, default_datasets[name])
+            if changes:
+                parts.append(f"{name}: {', '.join(changes)}")
+    training, training_default = config.get("training", {}), defaults.get("training", {})
+    changes = _changes(training, training_default, (("n_hidden", "{} hidden units"),
+                                                    ("kl_warmup_epochs", "KL warm-up over {} epochs")))
+    if training.get("epochs") != training_default.get("epochs"):
+        def epochs(value: Any) -> str:
+            return "scVI's heuristic, up to 400" if value is None else f"{value:,}"
+        changes.insert(0, f"{epochs(training.get('epochs'))} epochs (default {epochs(training_default.get('epochs'))})")
+    if changes:
+        parts.append(f"training: {', '.join(changes)}")
+    seeds, seeds_default = config.get("seeds", []), defaults.get("seeds", [])
+    if len(seeds) != len(seeds_default):
+        parts.append(f"{len(seeds)} seeds (default {len(seeds_default)})")
+    if not parts:
+        return ""
+    return f"Reduced configuration: {'; '.join(parts)}; {REDUCED_SUFFIX}."
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML (or JSON) config file; a syntax error raises a one-line ConfigError naming the file,
     line and column."""

@@ -47,19 +47,25 @@ class Model:
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
 
-    @torch.no_grad()
     def latent(self, adata: ad.AnnData, layer: str | None = None, batch_size: int = 4096) -> np.ndarray:
         """Posterior means of z for every cell of `adata` (cells × n_latent, float32)."""
+        return self.posterior(adata, layer, batch_size)[0]
+
+    @torch.no_grad()
+    def posterior(self, adata: ad.AnnData, layer: str | None = None,
+                  batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Means and variances of the Gaussian posterior q(z | x) of every cell (each cells × n_latent, float32)."""
         if list(adata.var_names) != self.var_names:
             raise ValueError(f"adata has {adata.n_vars} genes that differ from the {len(self.var_names)} "
                              "genes the model was trained on; subset adata to model.var_names in that order")
         store = CountStore(counts_matrix(adata, layer), self.device)
         self.module.eval()
-        parts = []
+        means, variances = [], []
         for idx in torch.arange(store.n_cells, device=self.device).split(batch_size):
-            mu, _ = self.module.encode(store.batch(idx).x)
-            parts.append(mu.cpu())
-        return torch.cat(parts).numpy()
+            mu, logvar = self.module.encode(store.batch(idx).x)
+            means.append(mu.cpu())
+            variances.append(logvar.exp().cpu())
+        return torch.cat(means).numpy(), torch.cat(variances).numpy()
 
     def save(self, path: str | Path) -> None:
         """Write `model.pt`, `params.json`, `var_names.txt` and `history.tsv` into the folder `path`."""

@@ -184,14 +184,28 @@ def _latent_adata(adata: ad.AnnData, latent: np.ndarray, run: Mapping[str, Any])
     return out
 
 
+def final_terms(history: pd.DataFrame) -> dict[str, float]:
+    """The last epoch's reconstruction term and KL (nats per cell) of a training history, where it has them."""
+    columns = {"final_recon": "recon", "final_kl": "kl"}
+    if history.empty:
+        return {}
+    return {name: float(history[column].iloc[-1]) for name, column in columns.items() if column in history}
+
+
 @logged
-def latent(*, counts: str, model: str, latent: str, run: Mapping[str, Any]) -> None:
-    """Posterior means of every cell under a trained model, in `obsm["X_latent"]` of `latent`."""
+def latent(*, counts: str, model: str, history: str, latent: str, run: Mapping[str, Any]) -> None:
+    """The posterior of every cell under a trained model: means in `obsm["X_latent"]`, variances in
+    `obsm["X_latent_var"]`, and the last epoch's reconstruction and KL (from `history`) in `uns["training"]`."""
     from scbeta.model import load
 
     adata = ad.read_h5ad(counts)
     fitted = load(Path(model).parent)
-    write_h5ad(_latent_adata(adata, fitted.latent(adata), run), latent, dict(run))
+    fitted.history = read_tsv(history)
+    mean, var = fitted.posterior(adata)
+    out = _latent_adata(adata, mean, run)
+    out.obsm["X_latent_var"] = np.asarray(var, dtype=np.float32)
+    out.uns["training"] = final_terms(fitted.history)
+    write_h5ad(out, latent, dict(run))
 
 
 @logged
@@ -238,6 +252,23 @@ def factor_table(obs: pd.DataFrame, factors: Sequence[str],
                 raise ValueError(f"factor {name!r} is declared numeric but holds non-numeric values")
             table[name] = values.astype(float)
     return table
+def activity_rows(adata: ad.AnnData) -> list[tuple[str, str, int, float]]:
+    """Collapse diagnostics of one latent as (metric, factor, dim, value) rows.
+
+    `active_units` (dimensions with activity > 0.01) and `latent_activity` per dimension for
+    every latent; for a VAE (posterior variances in `obsm["X_latent_var"]`) also `kl_dim`, the
+    KL of each dimension in nats per cell, and the last epoch's `final_recon` and `final_kl`
+    from `uns["training"]`.
+    """
+    from scbeta.metrics import active_units, kl_per_dim, latent_activity
+
+    z = adata.obsm["X_latent"]
+    rows = [("active_units", "", -1, float(active_units(z)))]
+    rows += [("latent_activity", "", dim, float(v)) for dim, v in enumerate(latent_activity(z))]
+    if "X_latent_var" in adata.obsm:
+        rows += [("kl_dim", "", dim, float(v)) for dim, v in enumerate(kl_per_dim(z, adata.obsm["X_latent_var"]))]
+    rows += [(name, "", -1, float(value)) for name, value in dict(adata.uns.get("training", {})).items()]
+    return rows
 
 
 def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = None,
@@ -246,9 +277,10 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
                  factor_types: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Every metric of one latent (`obsm["X_latent"]`) against its factors and identity labels, as long rows.
 
-    max |corr| for each numeric factor (declared "numeric" in `factor_types`, or undeclared with a
-    numeric dtype); the disentanglement scores over all `factors` (numeric or categorical); with an
-    `identity` column, the best Leiden ARI (and its NMI and resolution)
+    The collapse diagnostics of `activity_rows`; max |corr| for each numeric factor (declared
+    "numeric" in `factor_types`, or undeclared with a numeric dtype); the disentanglement scores
+    over all `factors` (numeric or categorical); with an `identity` column, the best Leiden ARI (and
+    its NMI and resolution)
     and the per-label balanced accuracy of the best single dimension. Columns: `metric`,
     `factor` (empty for a score over all factors), `dim` (-1 where none), `value`.
     """
@@ -257,7 +289,7 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
     z = adata.obsm["X_latent"]
     table = factor_table(adata.obs, factors, factor_types)
     numeric = [name for name in factors if not is_categorical(table[name])]
-    rows = []
+    rows = activity_rows(adata)
     if numeric:
         corr = max_abs_corr(z, table[numeric].astype(float), method=correlation)
         rows += [("max_abs_corr", factor, int(r.dim), r.abs_corr) for factor, r in corr.iterrows()]
@@ -292,42 +324,55 @@ def score(*, latent: str, scores: str, factors: list[str], identity: str | None 
     write_tsv(table, scores, settings)
 
 
+def collapse_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: `active_units`, `final_recon`, `final_kl` (nats per cell) and per dimension d
+    `activity_dim<d>` and `kl_dim<d>` (nats per cell), from the long metric table (NaN where a run has none)."""
+    keys = [c for c in RUN_COLUMNS if c in table.columns]
+    runs = table[keys].drop_duplicates("run").set_index("run")
+    wide = runs.copy()
+    for metric in ("active_units", "final_recon", "final_kl"):
+        wide[metric] = table[table["metric"] == metric].groupby("run")["value"].first()
+    for metric, prefix in (("latent_activity", "activity_dim"), ("kl_dim", "kl_dim")):
+        rows = table[table["metric"] == metric]
+        per_dim = rows.pivot_table(index="run", columns="dim", values="value", aggfunc="first")
+        for dim in per_dim.columns:
+            wide[f"{prefix}{int(dim)}"] = per_dim[dim]
+    return wide.reset_index()[keys + [c for c in wide.columns if c not in keys]]
+
+
 @logged
-def collect(*, scores: list[str], table: str, max_abs_corr_table: str,
+def collect(*, scores: list[str], table: str, max_abs_corr_table: str, collapse: str,
             settings: Mapping[str, Any] | None = None) -> None:
-    """Concatenate per-run score tables into the dataset's `all.tsv` and its max |corr| table; `settings`
-    (the config they come from) goes into their provenance line."""
+    """Concatenate per-run score tables into the dataset's `all.tsv`, its max |corr| table and its
+    collapse table (one row per run, see `collapse_table`); `settings` (the config they come from)
+    goes into their provenance line."""
     frames = [read_tsv(path) for path in scores]
     combined = pd.concat(frames, ignore_index=True)
     write_tsv(combined, table, settings)
     write_tsv(combined[combined["metric"] == "max_abs_corr"].rename(columns={"value": "abs_corr"}),
               max_abs_corr_table, settings)
+    write_tsv(collapse_table(combined), collapse, settings)
 
 
 @logged
-def figure2(*, embedding: str, max_abs_corr_table: str, latents: list[str], png: str, pdf: str) -> None:
-    """Figure 2 of the preprint from the cached UMAP, the score table and the panel-D latents."""
+def figure2(*, embedding: str, table: str, latents: list[str], png: str, pdf: str, reduced: str = "") -> None:
+    """Figure 2 of the preprint from the cached UMAP, the metric table and the panel-D latents; `reduced`
+    (see `scbeta.config.reduced_configuration`) goes under the figure and into its metadata."""
     from scbeta import plots
 
-    fig = plots.figure2(ad.read_h5ad(embedding), read_tsv(max_abs_corr_table), [ad.read_h5ad(p) for p in latents])
-    save_figure(fig, [png, pdf])
+    fig = plots.figure2(ad.read_h5ad(embedding), read_tsv(table), [ad.read_h5ad(p) for p in latents])
+    plots.add_note(fig, reduced)
+    save_figure(fig, [png, pdf], note=reduced)
 
 
 @logged
-def claims(*, markdown: str, html: str, table: str, simulated: str | None = None, real: str | None = None) -> None:
-    """Check the preprint's three claims against the metric tables: `claims.md`, its HTML page and a TSV."""
-    import markdown as md
-
+def claims(*, markdown: str, html: str, table: str, summary: str, simulated: str | None = None,
+           real: str | None = None, reduced: str = "") -> None:
+    """Check the preprint's three claims against the metric tables: `claims.md`, its HTML page, a TSV and
+    the report's landing-page summary; `reduced` (see `scbeta.config.reduced_configuration`) heads each."""
     from scbeta.claims import write_claims
 
-    write_claims(markdown, table, simulated=simulated, real=real)
-    body = md.markdown(Path(markdown).read_text(), extensions=["tables"])
-    page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Claims of the preprint</title>"
-            "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head>"
-            f"<body>{body}</body></html>\n")
-    with atomic_path(html) as tmp:
-        tmp.write_text(page)
+    write_claims(markdown, table, simulated=simulated, real=real, html=html, summary=summary, reduced=reduced)
 
 
 PROVENANCE_PACKAGES = ("scbeta", "torch", "numpy", "scipy", "pandas", "anndata", "scanpy", "scikit-learn",
@@ -356,22 +401,27 @@ def provenance(*, versions: str, config_used: str, config: Mapping[str, Any]) ->
 
 @logged
 def figure3(*, embedding: str, table: str, latents: list[str], png: str, pdf: str, identity: str,
-            stimulation: str, targets: list[str]) -> None:
-    """Figure 3 of the preprint from the real dataset's cached UMAP, its metric table and the panel-E latents."""
+            stimulation: str, targets: list[str], reduced: str = "") -> None:
+    """Figure 3 of the preprint from the real dataset's cached UMAP, its metric table and the panel-E latents;
+    `reduced` goes under the figure and into its metadata."""
     from scbeta import plots
 
     fig = plots.figure3(ad.read_h5ad(embedding), read_tsv(table), [ad.read_h5ad(p) for p in latents],
                         identity=identity, stimulation=stimulation, targets=targets)
-    save_figure(fig, [png, pdf])
+    plots.add_note(fig, reduced)
+    save_figure(fig, [png, pdf], note=reduced)
 
 
 @logged
 def summary_figures(*, tables: list[str], tradeoff_png: str, tradeoff_pdf: str, metrics_png: str,
-                    metrics_pdf: str) -> None:
-    """The trade-off figure and every metric against β, over all datasets."""
+                    metrics_pdf: str, reduced: str = "") -> None:
+    """The trade-off figure and every metric against β, over all datasets; `reduced` goes under each figure
+    and into its metadata."""
     from scbeta import plots
 
     frames = [read_tsv(path) for path in tables]
     by_dataset = {str(frame["dataset"].iloc[0]): frame for frame in frames if len(frame)}
-    save_figure(plots.tradeoff(by_dataset), [tradeoff_png, tradeoff_pdf])
-    save_figure(plots.metrics_by_beta(by_dataset), [metrics_png, metrics_pdf])
+    for fig, paths in ((plots.tradeoff(by_dataset), [tradeoff_png, tradeoff_pdf]),
+                       (plots.metrics_by_beta(by_dataset), [metrics_png, metrics_pdf])):
+        plots.add_note(fig, reduced)
+        save_figure(fig, paths, note=reduced)

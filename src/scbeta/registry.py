@@ -75,7 +75,8 @@ METRICS: dict[str, MetricInfo] = _by_name(
     MetricInfo("mig", "MIG", "disentanglement"),
     MetricInfo("dci_disentanglement", "DCI disentanglement", "disentanglement"),
     MetricInfo("dci_completeness", "DCI completeness", "disentanglement"),
-    MetricInfo("dci_informativeness", "DCI informativeness", "disentanglement"),
+    # 1 − error, the test R² of predicting the factors: below 0 where a latent predicts worse than their mean.
+    MetricInfo("dci_informativeness", "DCI informativeness", "disentanglement", range=(-math.inf, 1.0)),
     MetricInfo("sap", "SAP", "disentanglement"),
     MetricInfo("modularity", "Modularity", "disentanglement"),
     MetricInfo("explicitness", "Explicitness", "disentanglement"),
@@ -86,6 +87,15 @@ METRICS: dict[str, MetricInfo] = _by_name(
     MetricInfo("best_resolution", "Leiden resolution of the best ARI", "clustering", higher_is_better=None,
                range=(0.0, math.inf)),
     MetricInfo("identity_accuracy", "Balanced accuracy of the best dimension", "identity"),
+    # Collapse diagnostics (scbeta.metrics.activity): how much of the latent is used, not scores.
+    MetricInfo("active_units", "Active latent dimensions", "collapse", higher_is_better=None, range=(0.0, math.inf)),
+    MetricInfo("latent_activity", "Variance of a dimension's posterior mean", "collapse", higher_is_better=None,
+               range=(0.0, math.inf)),
+    MetricInfo("kl_dim", "KL of a dimension (nats per cell)", "collapse", higher_is_better=None,
+               range=(0.0, math.inf)),
+    MetricInfo("final_recon", "Final reconstruction term (nats per cell)", "collapse", higher_is_better=None,
+               range=(-math.inf, math.inf)),
+    MetricInfo("final_kl", "Final KL (nats per cell)", "collapse", higher_is_better=None, range=(0.0, math.inf)),
 )
 
 

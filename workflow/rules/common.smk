@@ -11,6 +11,8 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
+import yaml
+
 from scbeta.config import (
     check_datasets,
     check_figures,
@@ -20,6 +22,7 @@ from scbeta.config import (
     factor_names,
     factor_types,
     group_runs,
+    reduced_configuration,
     training_runs,
     validate,
 )
@@ -34,6 +37,8 @@ check_datasets(config)
 # Runs of a dataset train in groups (one job each) of at most training.models_per_job models.
 RUNS = group_runs(expand_runs(config), config["training"]["models_per_job"])
 DATASETS = enabled_datasets(config)
+# The defaults the study's size is judged against: config.yaml as shipped, before any --configfile.
+DEFAULT_CONFIG = yaml.safe_load((Path(workflow.basedir) / "config.yaml").read_text())
 # Run names tell whether a latent comes from a trained model or from a classical baseline.
 VAE_RUN = "(" + "|".join(OBJECTIVES) + r")_[A-Za-z0-9_.\-]+"
 BASELINE_RUN = "(" + "|".join(BASELINES) + r")_seed[0-9]+"
@@ -88,6 +93,11 @@ def training_params():
 def training_runtime(n_models):
     """Minutes a SLURM job may take to train `n_models` models: four hours each."""
     return 240 * n_models
+
+
+def reduced_note():
+    """How this run is smaller than the default study ("" if it is not): heads claims, report and figures."""
+    return reduced_configuration(DEFAULT_CONFIG, config)
 
 
 def training_gpus():

@@ -61,6 +61,12 @@ rule collect:
             category="Metric tables",
             subcategory="{dataset}",
         ),
+        collapse=report(
+            "results/{dataset}/metrics/collapse.tsv",
+            caption="../report/collapse.rst",
+            category="Metric tables",
+            subcategory="{dataset}",
+        ),
     log:
         "results/logs/{dataset}/collect.log",
     benchmark:

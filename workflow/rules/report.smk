@@ -5,10 +5,13 @@ rule claims:
         markdown="results/claims.md",
         html=report("results/claims.html", caption="../report/claims.rst", category="Claims"),
         table=report("results/claims.tsv", caption="../report/claims_table.rst", category="Claims"),
+        summary="results/claims_summary.rst",
     log:
         "results/logs/claims.log",
     benchmark:
         "results/benchmarks/claims.tsv"
+    params:
+        reduced=reduced_note(),
     resources:
         mem_mb=2000,
         runtime=10,

@@ -37,6 +37,7 @@ rule latent:
     input:
         counts="results/{dataset}/counts.h5ad",
         model="results/{dataset}/models/{run}/model.pt",
+        history="results/{dataset}/models/{run}/history.tsv",
     output:
         latent="results/{dataset}/latents/{run}.h5ad",
     log:
