@@ -130,6 +130,9 @@ def test_quick_config_keeps_the_figure_grids_at_a_smaller_size(config):
     assert sorted(runs["seed"].unique()) == [0, 1, 2]
     assert config["datasets"]["simulated"]["simulate"]["n_cells"] < 5000
     assert config["datasets"]["kang2018"]["max_cells"] is not None
+    # A shorter KL warm-up or fewer genes collapse β ≥ 10 and turn claim 1a around (benchmarks/README.md).
+    assert config["training"]["kl_warmup_epochs"] >= config["training"]["epochs"]
+    assert config["datasets"]["simulated"]["simulate"]["n_genes"] >= 2000
     factorvae = runs[runs["objective"] == "factorvae"]
     assert all(params["discriminator_width"] < 1000 for params in factorvae["objective_params"])
 
