@@ -1,0 +1,178 @@
+"""Which reduction of the quick study makes β-VAE models at β ≥ 10 collapse onto the prior.
+
+Run:
+    python benchmarks/collapse.py [--settings quick warmup_all ...] [--seeds 0 1] [--jobs 1] [--out rows.tsv]
+    python benchmarks/collapse.py --full-grid --settings candidate_d --seeds 0 1 2
+
+Each setting changes one training or data size away from `config/quick.yaml` (or from the
+default size of `config.yaml`); the simulator's other parameters are those of `config.yaml`,
+with its data seed. Per setting and model seed it trains three models with `scbeta.fit`:
+β-VAE at β = 1 and β = 10, and capacity annealing (C_max = 10 nats) at β = 10. Per model:
+
+- final KL: the KL term of the last epoch, nats per cell (mean over the epoch's minibatches);
+- active units: latent dimensions whose posterior mean varies across cells (variance > 0.01);
+- identities / activity: max |Pearson r| of each generative factor with one latent dimension
+  (`scbeta.metrics.max_abs_corr`), the mean over the five identity programs, and the activity;
+- seconds: wall-clock training time.
+
+The table printed at the end has the mean over seeds; `--out` also keeps one row per model.
+With `--full-grid` the models are those of Figure 2C (β-VAE and C_max = 10 at β = 1, 10, 30
+and 50) and claims 1a, 1b and 1c are tested on them as `results/claims.md` would (at least
+three seeds), with the per-run mean over the six factors of max |r|.
+"""
+from __future__ import annotations
+
+import os
+
+# Sleeping OpenMP workers: robust on a shared machine (see benchmarks/README.md). Set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = {"n_cells": 2000, "n_genes": 500, "epochs": 100, "n_hidden": 64, "kl_warmup_epochs": 25}
+DEFAULT = {"n_cells": 5000, "n_genes": 2000, "epochs": 400, "n_hidden": 128, "kl_warmup_epochs": 400}
+# Candidate quick studies, KL warm-up over all of training as at the default size.
+WHOLE_WARMUP = {"n_cells": 2000, "n_genes": 2000, "epochs": 100, "n_hidden": 64, "kl_warmup_epochs": 100}
+# One change at a time from the quick study (first block) or from the default size (second block).
+SETTINGS: dict[str, dict[str, int]] = {
+    "quick": QUICK,
+    "quick, warm-up 100 of 100 epochs": {**QUICK, "kl_warmup_epochs": 100},
+    "quick, 2,000 genes": {**QUICK, "n_genes": 2000},
+    "quick, 400 epochs (warm-up 25)": {**QUICK, "epochs": 400},
+    "quick, 128 hidden": {**QUICK, "n_hidden": 128},
+    "quick, 5,000 cells": {**QUICK, "n_cells": 5000},
+    "default": DEFAULT,
+    "default, warm-up 100 of 400 epochs": {**DEFAULT, "kl_warmup_epochs": 100},
+    "default, 500 genes": {**DEFAULT, "n_genes": 500},
+    "A: 2,000 × 2,000, 100 epochs": WHOLE_WARMUP,
+    "B: 2,000 × 1,000, 100 epochs": {**WHOLE_WARMUP, "n_genes": 1000},
+    "C: 1,000 × 2,000, 100 epochs": {**WHOLE_WARMUP, "n_cells": 1000},
+    "D: 2,000 × 2,000, 200 epochs": {**WHOLE_WARMUP, "epochs": 200, "kl_warmup_epochs": 200},
+    "E: 1,000 × 2,000, 100 epochs, batch 64": {**WHOLE_WARMUP, "n_cells": 1000, "batch_size": 64},
+    "F: 1,000 × 2,000, 100 epochs, lr 0.003": {**WHOLE_WARMUP, "n_cells": 1000, "lr": 3e-3},
+    "G: 2,000 × 2,000, 100 epochs, 128 hidden": {**WHOLE_WARMUP, "n_hidden": 128},
+    "H: 2,000 × 1,000, 200 epochs": {**WHOLE_WARMUP, "n_genes": 1000, "epochs": 200, "kl_warmup_epochs": 200},
+}
+# Short names for the command line.
+ALIASES = {"quick": "quick", "warmup_all": "quick, warm-up 100 of 100 epochs", "genes2000": "quick, 2,000 genes",
+           "epochs400": "quick, 400 epochs (warm-up 25)", "hidden128": "quick, 128 hidden",
+           "cells5000": "quick, 5,000 cells", "default": "default",
+           "default_warmup100": "default, warm-up 100 of 400 epochs", "default_genes500": "default, 500 genes",
+           **{f"candidate_{name[0].lower()}": name for name in SETTINGS if name[1] == ":"}}
+MODELS = (("beta", 1.0, 0.0), ("beta", 10.0, 0.0), ("capacity", 10.0, 10.0))
+FULL_GRID = tuple((objective, beta, c_max) for objective, c_max in (("beta", 0.0), ("capacity", 10.0))
+                  for beta in (1.0, 10.0, 30.0, 50.0))
+ACTIVE_VARIANCE = 0.01  # a latent dimension is active if its posterior mean varies more than this across cells
+
+
+def simulator_params() -> dict[str, Any]:
+    """The simulated dataset's parameters from config.yaml (cells and genes are set per setting)."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    return dict(config["datasets"]["simulated"]["simulate"])
+
+
+def train_one(setting: str, objective: str, beta: float, c_max: float, seed: int, device: str,
+              threads: int) -> dict[str, Any]:
+    """Simulate the setting's counts, train one model, return its row of the table."""
+    import torch
+
+    import scbeta
+    from scbeta.simulate import factor_names, simulate_counts
+
+    torch.set_num_threads(threads)
+    size = SETTINGS[setting]
+    params = {**simulator_params(), "n_cells": size["n_cells"], "n_genes": size["n_genes"]}
+    adata = simulate_counts(**params)
+    start = time.perf_counter()
+    model = scbeta.fit(adata, objective=objective, beta=beta, c_max=c_max, epochs=size["epochs"],
+                       n_hidden=size["n_hidden"], kl_warmup_epochs=size["kl_warmup_epochs"],
+                       batch_size=size.get("batch_size", 128), lr=size.get("lr", 1e-3), seed=seed,
+                       device=device)
+    seconds = time.perf_counter() - start
+    z = model.latent(adata)
+    factors = factor_names(adata)
+    corr = scbeta.metrics.max_abs_corr(z, adata.obs[factors])["abs_corr"]
+    identities = [f for f in factors if f.startswith("identity_")]
+    activities = [f for f in factors if f.startswith("activity_")]
+    return {"setting": setting, "objective": objective, "beta": beta, "c_max": c_max, "seed": seed,
+            "final_kl": float(model.history["kl"].iloc[-1]),
+            "active_units": int((z.var(axis=0) > ACTIVE_VARIANCE).sum()),
+            "latent_range": float(np.abs(z).max()),
+            "identities": float(corr[identities].mean()), "activity": float(corr[activities].mean()),
+            "final_loss": float(model.history["loss"].iloc[-1]), "seconds": seconds}
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per setting and model, in the order the settings were run."""
+    keys = ["setting", "objective", "beta", "c_max"]
+    table = rows.groupby(keys, sort=False).agg(
+        seeds=("seed", "size"), final_kl=("final_kl", "mean"), active_units=("active_units", "mean"),
+        identities=("identities", "mean"), activity=("activity", "mean"), seconds=("seconds", "mean"))
+    return table.reset_index()
+
+
+def claim1_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Verdicts of claims 1a, 1b and 1c per setting, from each run's mean max |r| over the six factors."""
+    from scbeta import claims
+
+    verdicts = {}
+    for setting, group in rows.groupby("setting", sort=False):
+        n_identities = 5  # config.yaml: five identity programs and one activity program
+        table = group.assign(
+            method="vae", metric="max_abs_corr", factor="mean", dataset="simulated",
+            run=lambda t: t["objective"] + t["beta"].astype(str) + t["c_max"].astype(str) + t["seed"].astype(str),
+            value=lambda t: (n_identities * t["identities"] + t["activity"]) / (n_identities + 1))
+        result = claims.evaluate_claims(table, None)
+        verdicts[setting] = result[result["claim"] == 1].groupby("comparison", sort=False)["verdict"].first()
+    return pd.DataFrame(verdicts).T.rename_axis(index="setting", columns=None).reset_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", default=list(ALIASES)[:6], choices=list(ALIASES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per model")
+    parser.add_argument("--jobs", type=int, default=1, help="models trained at once (separate processes)")
+    parser.add_argument("--out", type=Path, help="also write one row per model to this TSV")
+    parser.add_argument("--full-grid", action="store_true",
+                        help="train Figure 2C's β grid and test claims 1a, 1b, 1c (needs 3 seeds)")
+    args = parser.parse_args()
+
+    tasks = [(ALIASES[name], *model, seed, args.device, args.threads)
+             for name in args.settings for seed in args.seeds for model in (FULL_GRID if args.full_grid else MODELS)]
+    results: list[dict[str, Any]] = []
+
+    def record(row: dict[str, Any]) -> None:
+        # Written as each model finishes, so that a run stopped early keeps what it measured.
+        results.append(row)
+        print(pd.DataFrame([row]).round(3).to_string(index=False, header=len(results) == 1), flush=True)
+        if args.out is not None:
+            pd.DataFrame(results).to_csv(args.out, sep="\t", index=False)
+
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for future in as_completed([pool.submit(train_one, *task) for task in tasks]):
+                record(future.result())
+    else:
+        for task in tasks:
+            record(train_one(*task))
+    rows = pd.DataFrame(results)
+    print(f"\n{os.environ['OMP_WAIT_POLICY']=}, load average {os.getloadavg()[0]:.1f}, "
+          f"{args.threads} thread(s) per model, {args.jobs} at once, device {args.device}")
+    print(summary(rows).to_markdown(index=False, floatfmt=".3f"))
+    if args.full_grid:
+        print(claim1_verdicts(rows).to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
