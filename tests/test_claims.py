@@ -196,7 +196,7 @@ def test_missing_datasets_and_metrics_are_not_evaluated():
 
 
 def test_markdown_has_every_table_and_verdict():
-    text = claims_markdown(simulated_table(RISING_SIM, RISING_CAPACITY), None)
+    text = claims_markdown(simulated_table(RISING_SIM, RISING_CAPACITY), None).split("## Beyond the preprint")[0]
     assert text.startswith("# ")
     assert "Welch" in text and "Holm" in text and "Decision rule" in text
     for key in ("1a", "1b", "1c", "2a", "2b", "3"):
@@ -219,3 +219,21 @@ def test_write_claims_reads_tables_and_writes_report(tmp_path):
     assert "**Claim 1: reproduced**" in (tmp_path / "claims.md").read_text()
     table = read_tsv(tmp_path / "claims.tsv")
     assert set(table["comparison"].astype(str)) == {"1a", "1b", "1c", "2a", "2b", "3"}
+
+
+def test_program_recovery_section_tests_the_same_way_and_stays_out_of_the_claims():
+    from scbeta.claims import program_recovery_markdown
+
+    rng = np.random.default_rng(5)
+    sim = simulated_table(RISING_SIM, RISING_CAPACITY)
+    falling = dict(zip(SIM_BETAS, (0.80, 0.70, 0.60, 0.55)))
+    programs = pd.DataFrame(_rows("simulated", "beta", 0.0, falling, "program_auroc", SIM_FACTORS, range(5), 0.01, rng))
+    lines = program_recovery_markdown(pd.concat([sim, programs]), None)
+    text = "\n".join(lines)
+    assert text.startswith("## Beyond the preprint: gene programs")
+    p1 = text.split("### P1.")[1].split("### P2.")[0]
+    assert "**Verdict: not reproduced**" in p1 and "| 1 | 0 | 5 |" in p1  # falls with β: not as predicted
+    assert "P2." in text and "no finite `program_auroc`" in text.split("### P2.")[1].split("### P3.")[0]
+    assert "**Verdict: not evaluated: no real dataset**" in text.split("### P4.")[1]
+    assert claim_verdicts(evaluate_claims(pd.concat([sim, programs]), None))[1] == REPRODUCED
+

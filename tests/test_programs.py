@@ -21,9 +21,9 @@ def hand_built_model() -> Model:
     """A VAE whose decoder reads latent dimension 2 only, and writes it into gene 5 only.
 
     Encoder: posterior mean of dimension d = log1p(counts of gene d), so cells spread on every
-    dimension. Decoder: hidden unit 0 = z_2 + 0.5 (positive, so the ReLU passes it; small, so gene 5 does not take the whole softmax); the logit of
-    gene 5 = hidden unit 0; every other logit is 0. BatchNorm layers pass values unchanged
-    (running mean 0, variance 1, unit weight).
+    dimension. Decoder: hidden unit 0 = z_2 + 0.5 (positive, so the ReLU passes it; small, so
+    gene 5 does not take the whole softmax); the logit of gene 5 = hidden unit 0; every other
+    logit is 0. BatchNorm layers pass values unchanged (running mean 0, variance 1, unit weight).
     """
     module = VAE(N_GENES, N_LATENT, n_hidden=N_HIDDEN, n_layers=1, dropout=0.0, likelihood="nb")
     with torch.no_grad():
@@ -138,3 +138,32 @@ def test_gene_set_config_errors_name_the_key(tmp_path):
     config["datasets"]["real"]["gene_sets"] = {"cell": {"path": "set.txt", "source": "x"}}
     with pytest.raises(ValueError, match="'cell' is not one of the dataset's factors"):
         check_gene_sets(config, tmp_path)
+
+
+def test_figure_labels_each_dimension_with_its_matched_factor():
+    from scbeta.plots_programs import programs_figure, top_gene_matrix
+
+    rng = np.random.default_rng(0)
+    genes = [f"g{g}" for g in range(12)]
+    programs = {f"beta_beta{b}_cmax0_seed0": tidy_programs(rng.normal(size=(3, 12)), genes) for b in (1, 10)}
+    rows = []
+    for beta in (1, 10):
+        for seed in (0, 1):
+            run = f"beta_beta{beta}_cmax0_seed{seed}"
+            common = {"dataset": "d", "run": run, "method": "vae", "objective": "beta", "beta": beta, "c_max": 0.0,
+                      "gamma": 0.0, "seed": seed}
+            rows += [{**common, "metric": "max_abs_corr", "factor": "identity_00", "dim": 2, "value": 0.8},
+                     {**common, "metric": "program_auroc", "factor": "identity_00", "dim": 2, "value": 0.7 + seed / 10}]
+    rows.append({"dataset": "d", "run": "pca_seed0", "method": "pca", "objective": "", "beta": 0.0, "c_max": 0.0,
+                 "gamma": 0.0, "seed": 0, "metric": "program_auroc", "factor": "identity_00", "dim": 1, "value": 0.6})
+    matrix = top_gene_matrix(programs["beta_beta1_cmax0_seed0"], 2)
+    strongest = programs["beta_beta1_cmax0_seed0"].query("rank <= 2")
+    assert list(matrix.index) == list(dict.fromkeys(strongest.sort_values(["dim", "rank"])["gene"]))
+    assert list(matrix.columns) == [0, 1, 2]
+    fig = programs_figure(pd.DataFrame(rows), programs, n_genes_per_dim=2)
+    heatmaps = [ax for ax in fig.axes if ax.get_title().startswith("β = ")]
+    assert [ax.get_title() for ax in heatmaps] == ["β = 1", "β = 10"]
+    assert [t.get_text() for t in heatmaps[0].get_xticklabels()] == ["0", "1", "2 Identity 00"]
+    recovery_axes = [ax for ax in fig.axes if ax.get_title() == "Identity 00"]
+    assert len(recovery_axes) == 1
+    assert any(line.get_gid() == "baseline=PCA" for line in recovery_axes[0].lines)

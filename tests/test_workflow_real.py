@@ -32,8 +32,8 @@ def kang_run(tmp_path_factory):
     # The fixture's interferon-like genes: the block after the cell types' marker blocks.
     block = max(3, 80 // (2 * len(CELL_TYPES) + 2))
     stim_genes = workdir / "stim_genes.txt"
-    stim_genes.write_text("# the fixture's stimulated genes\n"
-                          + "".join(f"GENE{i}\n" for i in range(len(CELL_TYPES) * block, (len(CELL_TYPES) + 1) * block)))
+    stimulated = range(len(CELL_TYPES) * block, (len(CELL_TYPES) + 1) * block)
+    stim_genes.write_text("# the fixture's stimulated genes\n" + "".join(f"GENE{i}\n" for i in stimulated))
     with serve(geo) as base_url:
         kang = {**REAL_CONFIG["datasets"]["kang2018"], "base_url": base_url,
                 "gene_sets": {"stim_indicator": {"path": str(stim_genes), "source": "geo_fixture"}}}

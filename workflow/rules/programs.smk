@@ -18,7 +18,10 @@ def program_inputs(wildcards):
         "counts": f"results/{wildcards.dataset}/counts.h5ad",
         "latent": f"results/{wildcards.dataset}/latents/{wildcards.run}.h5ad",
         "scores": f"results/{wildcards.dataset}/metrics/runs/{wildcards.run}.tsv",
-        "gene_sets": [resolve_gene_set_path(e["path"], workflow.basedir) for e in gene_set_entries(wildcards.dataset).values()],
+        "gene_sets": [
+            resolve_gene_set_path(entry["path"], workflow.basedir)
+            for entry in gene_set_entries(wildcards.dataset).values()
+        ],
     }
     if run_params(wildcards)["method"] == "vae":
         inputs["model"] = f"results/{wildcards.dataset}/models/{wildcards.run}/model.pt"
