@@ -42,7 +42,6 @@ def _heatmap(ax, matrix: pd.DataFrame, matched: Mapping[int, list[str]], limit: 
     ax.set_yticks(range(len(matrix)), matrix.index, fontsize=FONT_SIZE - 2)
     labels = [f"{d}" + (f" {', '.join(matched[d])}" if d in matched else "") for d in matrix.columns]
     ax.set_xticks(range(matrix.shape[1]), labels, rotation=90, fontsize=FONT_SIZE - 2)
-    ax.set_xlabel("latent dimension (matched factor)")
     ax.set_title(title)
     ax.tick_params(length=0)
     for side in ("top", "right", "bottom", "left"):
@@ -95,12 +94,16 @@ def programs_figure(table: pd.DataFrame, programs: Mapping[str, pd.DataFrame], n
         axes[0].text(0.5, 0.5, "no β-VAE runs", ha="center", va="center", color="0.5")
     else:
         top.colorbar(image, ax=list(axes), shrink=0.6, label="log2 fold change\nacross the dimension's range")
+        top.supxlabel("latent dimension (matched factor)", fontsize=FONT_SIZE)
     plots._panel_title(top, "A  Strongest genes of each dimension (β-VAE, first seed)")
 
     labels = plots._label_order(recovery["label"])
     styles = plots.method_style(labels)
     ticks = sorted(x for x in recovery.loc[plots._is_vae(recovery), "x"].unique() if np.isfinite(x) and x > 0)
-    panels = np.atleast_1d(bottom.subplots(1, max(len(factors), 1), sharey=True))
+    # At least three columns, so that one factor's panel is not stretched across the figure.
+    panels = np.atleast_1d(bottom.subplots(1, max(len(factors), 3), sharey=True))
+    for ax in panels[max(len(factors), 1):]:
+        ax.set_axis_off()
     for ax, factor in zip(panels, factors):
         _recovery_panel(ax, recovery[recovery["factor"] == factor], factor, labels, styles, ticks)
     panels[0].set_ylabel("program AUROC\n(matched dimension)")
