@@ -12,6 +12,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/programs.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 

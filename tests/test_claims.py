@@ -261,3 +261,21 @@ def test_html_shows_angle_brackets_as_text():
     page = claims_html("**Verdict: not evaluated: <no runs>**\n\n> a quote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     assert "&lt;no runs&gt;" in page or "&lt;no runs>" in page
     assert "<blockquote>" in page and "<table>" in page and "<no runs>" not in page
+
+
+def test_program_recovery_section_tests_the_same_way_and_stays_out_of_the_claims():
+    from scbeta.claims import evaluate_programs, program_recovery_markdown
+
+    rng = np.random.default_rng(5)
+    sim = simulated_table(RISING_SIM, RISING_CAPACITY)
+    falling = dict(zip(SIM_BETAS, (0.80, 0.70, 0.60, 0.55)))
+    programs = pd.DataFrame(_rows("simulated", "beta", 0.0, falling, "program_auroc", SIM_FACTORS, range(5), 0.01, rng))
+    table = pd.concat([sim, programs])
+    text = "\n".join(program_recovery_markdown(evaluate_programs(table, None)))
+    assert text.startswith("## Beyond the preprint: gene programs")
+    p1 = text.split("### P1.")[1].split("### P2.")[0]
+    assert "**Verdict: not reproduced**" in p1 and "| 1 | 0 | 5 |" in p1  # falls with β: not as predicted
+    assert "P2." in text and "no finite `program_auroc`" in text.split("### P2.")[1].split("### P3.")[0]
+    assert "**Verdict: not evaluated: no real dataset**" in text.split("### P4.")[1]
+    assert claim_verdicts(evaluate_claims(pd.concat([sim, programs]), None))[1] == REPRODUCED
+

@@ -87,6 +87,18 @@ def test_every_output_exists_and_is_finite(finished):
     for path in [p for p in results.rglob("*") if p.is_file() and "logs" not in p.parts
                  and "benchmarks" not in p.parts]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert "P1. Program recovery on simulated data rises with β" in claims
+    for run in runs:
+        programs = read_tsv(results / "simulated" / "programs" / f"{run}.tsv")
+        assert len(programs) == 10 * 120 and list(programs.columns) == ["dim", "gene", "score", "rank"]
+        assert np.isfinite(programs["score"]).all() and (programs.groupby("dim")["rank"].min() == 1).all()
+        top = read_tsv(results / "simulated" / "programs" / "top_genes" / f"{run}.tsv")
+        assert set(top["target"]) == {*counts.uns["factors"], *counts.obs["identity"].unique()}
+        assert top.groupby("target")["rank"].max().max() <= 20
+        assert (results / "benchmarks" / "simulated" / "programs" / f"{run}.tsv").exists()
+    recovered = scores[scores["metric"].isin(["program_auroc", "program_ap"])]
+    assert len(recovered) == len(runs) * 2 * 6 and recovered["value"].between(0, 1).all()
+    assert (results / "figures" / "programs_simulated.png").stat().st_size > 10_000
     assert not list(results.rglob("*.part*")), "temporary files left behind"
     assert not list((results / "simulated").glob("checkpoints/*"))  # each group's checkpoints went with it
 
@@ -97,7 +109,7 @@ def test_report_is_self_contained(finished):
     assert "ERROR" not in result.stderr, result.stderr[-3000:]
     html = (finished / "results" / "report.html").read_text()
     for name in ("figure2.png", "tradeoff.png", "metrics_by_beta.png", "claims.html", "versions.tsv", "all.tsv",
-                 "collapse.tsv"):
+                 "collapse.tsv", "programs_simulated.png"):
         assert name in html, name
     assert "<script src=\"http" not in html  # no assets fetched from the network
     # the landing page: both arms, the reduced-configuration warning and the claims table

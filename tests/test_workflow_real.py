@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_snakemake
-from geo_fixture import serve, write_geo_layout
+from geo_fixture import CELL_TYPES, serve, write_geo_layout
 from scbeta._io import read_tsv
 from scbeta.download import KANG2018_FILES
 
@@ -29,8 +29,14 @@ def kang_run(tmp_path_factory):
     geo = tmp_path_factory.mktemp("geo")
     written = write_geo_layout(geo, n_cells_per_sample=60, n_genes=80, seed=4)
     workdir = tmp_path_factory.mktemp("kang")
+    # The fixture's interferon-like genes: the block after the cell types' marker blocks.
+    block = max(3, 80 // (2 * len(CELL_TYPES) + 2))
+    stim_genes = workdir / "stim_genes.txt"
+    stimulated = range(len(CELL_TYPES) * block, (len(CELL_TYPES) + 1) * block)
+    stim_genes.write_text("# the fixture's stimulated genes\n" + "".join(f"GENE{i}\n" for i in stimulated))
     with serve(geo) as base_url:
-        kang = {**REAL_CONFIG["datasets"]["kang2018"], "base_url": base_url}
+        kang = {**REAL_CONFIG["datasets"]["kang2018"], "base_url": base_url,
+                "gene_sets": {"stim_indicator": {"path": str(stim_genes), "source": "geo_fixture"}}}
         config = {**REAL_CONFIG, "datasets": {**REAL_CONFIG["datasets"], "kang2018": kang}}
         result = run_snakemake(workdir, config, "--cores", "2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -66,7 +72,12 @@ def test_real_data_metrics_are_complete(kang_run):
         diagnostics = rows["metric"].isin(["active_units", "latent_activity", "kl_dim", "final_recon", "final_kl"])
         assert rows.loc[~diagnostics, "value"].between(-1, 2).all()  # scores
         assert (rows.loc[diagnostics, "value"] >= 0).all()  # counts, variances, KL, −log-likelihood
-    for name in ("figure3_kang2018.png", "figure3_kang2018.pdf", "tradeoff.png", "metrics_by_beta.png"):
+        recovered = rows[rows["metric"].isin(["program_auroc", "program_ap"])]
+        assert list(recovered["factor"]) == ["stim_indicator"] * 2 and recovered["value"].between(0, 1).all()
+        top = read_tsv(workdir / "results" / "kang2018" / "programs" / "top_genes" / f"{run}.tsv")
+        assert {"stim_indicator", "B cells"} <= set(top["target"]) and top["gene"].str.startswith("GENE").all()
+    for name in ("figure3_kang2018.png", "figure3_kang2018.pdf", "tradeoff.png", "metrics_by_beta.png",
+                 "programs_kang2018.png"):
         assert (workdir / "results" / "figures" / name).stat().st_size > 10_000, name
     claims = (workdir / "results" / "claims.md").read_text()
     assert "2a. Alignment with stimulation rises with β" in claims

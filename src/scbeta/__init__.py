@@ -7,9 +7,9 @@ try:
 except PackageNotFoundError:  # running from a source checkout that is not installed
     __version__ = "0.0.0+unknown"
 
-from scbeta import data, metrics, simulate  # noqa: E402
+from scbeta import data, metrics, simulate, tl  # noqa: E402
 
-__all__ = ["Model", "fit", "fit_many", "load", "data", "metrics", "simulate", "__version__"]
+__all__ = ["Model", "fit", "fit_many", "load", "data", "metrics", "simulate", "tl", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -32,6 +32,13 @@ def fit_baseline(method: str, counts: sp.spmatrix, n_components: int, seed: int)
     PCA centres implicitly and stays sparse; FastICA needs a dense matrix. The result depends
     only on the inputs and `seed`.
     """
+    return fit_baseline_with_loadings(method, counts, n_components, seed)[0]
+
+
+def fit_baseline_with_loadings(method: str, counts: sp.spmatrix, n_components: int,
+                               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`fit_baseline`'s embedding and the genes × `n_components` loadings that go with it: PCA's and
+    NMF's components, FastICA's mixing matrix (each component's weight on every gene)."""
     if method not in METHODS:
         raise ValueError(f"unknown baseline method {method!r}; expected one of {', '.join(METHODS)}")
     data = log_normalise(counts)
@@ -42,4 +49,6 @@ def fit_baseline(method: str, counts: sp.spmatrix, n_components: int, seed: int)
     else:
         # nndsvda initialisation is deterministic and suits sparse data better than random starts.
         model = NMF(n_components=n_components, init="nndsvda", max_iter=500, random_state=seed)
-    return np.asarray(model.fit_transform(data), dtype=np.float64)
+    embedding = np.asarray(model.fit_transform(data), dtype=np.float64)
+    loadings = model.mixing_ if method == "ica" else model.components_.T
+    return embedding, np.asarray(loadings, dtype=np.float64)

@@ -410,10 +410,11 @@ def _short_verdict(verdict_text: str, collapsed: str) -> str:
     return f"{verdict_text} (rests on collapsed models)" if collapsed else verdict_text
 
 
-def claims_markdown(result: pd.DataFrame, *, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS,
-                    reduced: str = "") -> str:
+def claims_markdown(result: pd.DataFrame, *, programs: pd.DataFrame | None = None, alpha: float = ALPHA,
+                    min_seeds: int = MIN_SEEDS, reduced: str = "") -> str:
     """A complete `claims.md` from `evaluate_claims`' table: the reduced-configuration note (if any), the
-    test and why, the decision rule, then per claim its tables and verdicts."""
+    test and why, the decision rule, then per claim its tables and verdicts, and, with `programs`
+    (`evaluate_programs`' table), the gene-program section."""
     level = f"{CONFIDENCE:.0%}".replace("%", " %")
     lines = ["# The preprint's claims, tested on this reproduction", ""]
     if reduced:
@@ -457,6 +458,8 @@ def claims_markdown(result: pd.DataFrame, *, alpha: float = ALPHA, min_seeds: in
             lines += _comparison_markdown(claim_rows[claim_rows["comparison"] == comparison.key], comparison,
                                           alpha)
         lines += [f"**Claim {claim}: {claim_rows['claim_verdict'].iloc[0]}**", ""]
+    if programs is not None:
+        lines += program_recovery_markdown(programs, alpha)
     return "\n".join(lines)
 
 
@@ -500,7 +503,8 @@ def write_claims(markdown: str | os.PathLike, table: str | os.PathLike | None = 
     sim = read_tsv(simulated) if simulated is not None else None
     kang = read_tsv(real) if real is not None else None
     result = evaluate_claims(sim, kang, alpha=alpha, min_seeds=min_seeds)
-    text = claims_markdown(result, alpha=alpha, min_seeds=min_seeds, reduced=reduced)
+    programs = evaluate_programs(sim, kang, alpha=alpha, min_seeds=min_seeds)
+    text = claims_markdown(result, programs=programs, alpha=alpha, min_seeds=min_seeds, reduced=reduced)
     outputs = {markdown: text, html: claims_html(text) if html is not None else None,
                summary: claims_summary_rst(result, reduced) if summary is not None else None}
     for path, content in outputs.items():
@@ -509,3 +513,40 @@ def write_claims(markdown: str | os.PathLike, table: str | os.PathLike | None = 
                 tmp.write_text(content)
     if table is not None:
         write_tsv(result, table, {"alpha": alpha, "min_seeds": min_seeds, "reduced": reduced})
+
+
+_PROGRAM_VALUE = "mean over factors of the AUROC of the matched dimension's gene ranking against the factor's program genes"
+PROGRAM_COMPARISONS = (
+    Comparison(0, "P1", "Program recovery on simulated data rises with β (β-VAE, C_max = 0)", "simulated",
+               "program_auroc", None, _PROGRAM_VALUE, "beta", "beta", "increase"),
+    Comparison(0, "P2", "Program recovery on simulated data rises with β (capacity, C_max > 0)", "simulated",
+               "program_auroc", None, _PROGRAM_VALUE, "capacity", "beta", "increase"),
+    Comparison(0, "P3", "Program recovery on simulated data rises with C_max (same β)", "simulated",
+               "program_auroc", None, _PROGRAM_VALUE, "both", "c_max", "increase"),
+    Comparison(0, "P4", "Recovery of the interferon program by the stimulation's dimension rises with β", "real",
+               "program_auroc", STIM_FACTOR, "AUROC of the stimulation dimension's gene ranking against the "
+               "dataset's stimulation gene set", "beta", "beta", "increase"),
+)
+
+
+def evaluate_programs(simulated: pd.DataFrame | None, real: pd.DataFrame | None, *, alpha: float = ALPHA,
+                      min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+    """A question beyond the preprint's claims: does the matched dimensions' recovery of known program genes
+    (`program_auroc`, `scbeta.programs.recovery`) rise with β and C_max, as their alignment does? The same
+    tests and decision rule as the claims (`evaluate_comparison`); the verdicts are not part of any claim's."""
+    tables = {"simulated": simulated, "real": real}
+    return pd.concat([evaluate_comparison(tables[c.role], c, alpha, min_seeds) for c in PROGRAM_COMPARISONS],
+                     ignore_index=True)
+
+
+def program_recovery_markdown(programs: pd.DataFrame, alpha: float = ALPHA) -> list[str]:
+    """The section of `claims.md` on gene programs, from `evaluate_programs`' table."""
+    lines = ["## Beyond the preprint: gene programs", "",
+             "Does the dimension matched to a factor (max |corr|) also carry the factor's genes? Each dimension's "
+             "gene program is its decoder traversal (log2 fold change of every gene's expected expression across "
+             "the dimension's observed range, `scbeta.tl.gene_programs`); its ranking of genes by |score| is scored "
+             "by AUROC against the simulator's program genes, or on real data against a gene set "
+             "(`datasets.<name>.gene_sets`). Same tests and decision rule as above.", ""]
+    for comparison in PROGRAM_COMPARISONS:
+        lines += _comparison_markdown(programs[programs["comparison"] == comparison.key], comparison, alpha)
+    return lines

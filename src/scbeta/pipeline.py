@@ -425,3 +425,96 @@ def summary_figures(*, tables: list[str], tradeoff_png: str, tradeoff_pdf: str, 
                        (plots.metrics_by_beta(by_dataset), [metrics_png, metrics_pdf])):
         plots.add_note(fig, reduced)
         save_figure(fig, paths, note=reduced)
+
+
+def _matched_dims(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each factor's max |corr| dimension and each identity label's best single dimension, from a run's
+    score table: columns `kind` (factor or label), `target`, `dim`, `match` (|corr| or balanced accuracy)."""
+    kinds = {"max_abs_corr": "factor", "identity_accuracy": "label"}
+    rows = scores[scores["metric"].isin(list(kinds)) & (scores["dim"] >= 0)]
+    return pd.DataFrame({"kind": rows["metric"].map(kinds), "target": rows["factor"].astype(str),
+                         "dim": rows["dim"].astype(int), "match": rows["value"]}).reset_index(drop=True)
+
+
+@logged
+def programs(*, counts: str, latent: str, scores: str, table: str, top_genes: str, recovery: str,
+             span: float, n_cells: int, seed: int, n_top: int, model: str | None = None,
+             gene_sets: Sequence[str] = (), gene_set_factors: Sequence[str] = (),
+             gene_set_sources: Sequence[str] = ()) -> None:
+    """Gene programs of one run's latent dimensions, their top genes, and how well they recover known programs.
+
+    `table`: every dimension × gene (`scbeta.programs.PROGRAM_COLUMNS`): for a VAE the decoder
+    traversal's log2 fold change (`scbeta.tl.gene_programs`), for a baseline its loading (the
+    baseline refitted from the counts with the run's seed, which reproduces its latent).
+    `top_genes`: the `n_top` genes of the dimension matched to each factor (max |corr|) and each
+    identity label (best single dimension), from the run's score table `scores`. `recovery`:
+    score-table rows `program_auroc` and `program_ap` per factor with known program genes —
+    the simulator's `var["<factor>_gene"]`, or the gene set `gene_sets[i]` of `gene_set_factors[i]`.
+    """
+    from scbeta import programs as gp
+
+    run_latent = ad.read_h5ad(latent)
+    run = dict(run_latent.uns["run"])
+    adata = ad.read_h5ad(counts)
+    run_scores = read_tsv(scores)
+    if model is not None:
+        from scbeta.model import load
+
+        program_table = gp.gene_programs(load(Path(model).parent, device="cpu"), adata, span=span,
+                                         n_cells=n_cells, seed=seed)
+    else:
+        from scbeta.baselines import fit_baseline_with_loadings
+
+        z = run_latent.obsm["X_latent"]
+        refit, loadings = fit_baseline_with_loadings(run["method"], counts_matrix(adata, source=counts), z.shape[1],
+                                                     int(run["seed"]))
+        difference = float(np.abs(refit - z).max())
+        if difference > 1e-3 * max(float(np.abs(z).max()), 1.0):
+            logger.warning("the refitted %s differs from its latent by up to %.3g", run["method"], difference)
+        program_table = gp.baseline_programs(loadings, adata.var_names)
+    logger.info("programs of %d dimensions × %d genes", program_table["dim"].nunique(), adata.n_vars)
+
+    matched = _matched_dims(run_scores)
+    top = (matched.merge(program_table[program_table["rank"] <= n_top], on="dim")
+           .sort_values(["kind", "target", "rank", "gene"], kind="stable")
+           [["kind", "target", "dim", "match", "rank", "gene", "score"]])
+
+    sets = {factor: gp.read_gene_set(path) for factor, path in zip(gene_set_factors, gene_sets)}
+    rows = []
+    for factor_row in matched[matched["kind"] == "factor"].itertuples():
+        truth = gp.program_truth(adata.var, factor_row.target, sets)
+        if truth is None:
+            continue
+        if truth.all() or not truth.any():
+            logger.warning("factor %s: %d of %d genes are program genes; no recovery score", factor_row.target,
+                           int(truth.sum()), truth.size)
+            continue
+        dim_scores = program_table.loc[program_table["dim"] == factor_row.dim, "score"].to_numpy()
+        auroc, ap = gp.recovery(dim_scores, truth)
+        logger.info("factor %s, dim %d: %d program genes, AUROC %.3f, AP %.3f", factor_row.target, factor_row.dim,
+                    int(truth.sum()), auroc, ap)
+        rows += [("program_auroc", factor_row.target, factor_row.dim, auroc),
+                 ("program_ap", factor_row.target, factor_row.dim, ap)]
+    recovery_table = pd.DataFrame(rows, columns=["metric", "factor", "dim", "value"])
+    for position, key in enumerate(RUN_COLUMNS):
+        recovery_table.insert(position, key, run[key])
+
+    settings = {"run": run["run"], "span": span, "n_cells": n_cells, "seed": seed, "n_top": n_top,
+                "gene_sets": {f: {"path": p, "source": s} for f, p, s in zip(gene_set_factors, gene_sets,
+                                                                             gene_set_sources)}}
+    write_tsv(program_table, table, settings)
+    write_tsv(top, top_genes, settings)
+    write_tsv(recovery_table, recovery, settings)
+
+
+@logged
+def programs_figure(*, table: str, programs: list[str], png: str, pdf: str, n_genes_per_dim: int = 2,
+                    reduced: str = "") -> None:
+    """The dataset's gene-program figure: top genes per dimension at each β, program recovery against β;
+    `reduced` (a reduced configuration's note) goes under its title and into its metadata."""
+    from scbeta import plots, plots_programs
+
+    fig = plots_programs.programs_figure(read_tsv(table), {Path(p).stem: read_tsv(p) for p in programs},
+                                         n_genes_per_dim=n_genes_per_dim)
+    plots.add_note(fig, reduced)
+    save_figure(fig, [png, pdf], note=reduced)

@@ -724,6 +724,12 @@ def _weight_panels(aggregate: Mapping[str, pd.DataFrame]) -> list[tuple[str, str
     return columns
 
 
+def _regularisation_weight(table: pd.DataFrame) -> pd.Series:
+    """The x of metric-against-weight plots: each objective's main weight (β, or γ for FactorVAE, whose β is 1)."""
+    key = table["objective"].map({name: info.weight for name, info in OBJECTIVES.items()}).fillna("beta")
+    return pd.Series([table.at[row, column] for row, column in key.items()], index=table.index, dtype=float)
+
+
 def _weighted_by_gamma(table: pd.DataFrame) -> pd.Series:
     """Rows of objectives whose swept weight is γ (FactorVAE), which go on a γ axis of their own."""
     return table["objective"].map(lambda name: name in OBJECTIVES and OBJECTIVES[name].weight == "gamma")

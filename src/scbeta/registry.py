@@ -87,6 +87,9 @@ METRICS: dict[str, MetricInfo] = _by_name(
     MetricInfo("best_resolution", "Leiden resolution of the best ARI", "clustering", higher_is_better=None,
                range=(0.0, math.inf)),
     MetricInfo("identity_accuracy", "Balanced accuracy of the best dimension", "identity"),
+    # Recovery of a factor's known program genes by its matched dimension (scbeta.programs.recovery).
+    MetricInfo("program_auroc", "Program recovery AUROC", "programs"),
+    MetricInfo("program_ap", "Program recovery average precision", "programs"),
     # Collapse diagnostics (scbeta.metrics.activity): how much of the latent is used, not scores.
     MetricInfo("active_units", "Active latent dimensions", "collapse", higher_is_better=None, range=(0.0, math.inf)),
     MetricInfo("latent_activity", "Variance of a dimension's posterior mean", "collapse", higher_is_better=None,

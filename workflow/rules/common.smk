@@ -266,6 +266,7 @@ def all_targets():
     if figure2_dataset() is not None:
         targets += ["results/figures/figure2.png", "results/figures/figure2.pdf"]
     targets += expand("results/figures/figure3_{dataset}.{ext}", dataset=figure3_datasets(), ext=["png", "pdf"])
+    targets += expand("results/figures/programs_{dataset}.{ext}", dataset=programs_figure_datasets(), ext=["png", "pdf"])
     if DATASETS:
         targets += ["results/figures/tradeoff.png", "results/figures/metrics_by_beta.png"]
     return targets

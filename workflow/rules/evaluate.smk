@@ -47,7 +47,7 @@ rule score:
 
 rule collect:
     input:
-        scores=score_files,
+        scores=lambda wildcards: score_files(wildcards) + program_recovery_files(wildcards),
     output:
         table=report(
             "results/{dataset}/metrics/all.tsv",
