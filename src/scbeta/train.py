@@ -153,8 +153,6 @@ def _format_seconds(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
-
-
 @dataclass
 class Group:
     """K models trained together: their stacked VAE, their objective, one generator per model, their names."""
