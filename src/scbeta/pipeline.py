@@ -512,9 +512,9 @@ def programs_figure(*, table: str, programs: list[str], png: str, pdf: str, n_ge
                     reduced: str = "") -> None:
     """The dataset's gene-program figure: top genes per dimension at each β, program recovery against β;
     `reduced` (a reduced configuration's note) goes under its title and into its metadata."""
-    from scbeta import plots, plots_programs
+    from scbeta import plots
 
-    fig = plots_programs.programs_figure(read_tsv(table), {Path(p).stem: read_tsv(p) for p in programs},
-                                         n_genes_per_dim=n_genes_per_dim)
+    fig = plots.programs_figure(read_tsv(table), {Path(p).stem: read_tsv(p) for p in programs},
+                                n_genes_per_dim=n_genes_per_dim)
     plots.add_note(fig, reduced)
     save_figure(fig, [png, pdf], note=reduced)
