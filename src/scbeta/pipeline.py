@@ -20,7 +20,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from scbeta import __version__
+from scbeta import __version__, tl
 from scbeta._io import atomic_path, read_tsv, remove_stale_parts, save_figure, write_h5ad, write_tsv
 from scbeta.data import counts_matrix
 from scbeta.metrics import max_abs_corr
@@ -220,19 +220,8 @@ def baseline(*, counts: str, latent: str, run: Mapping[str, Any], n_components: 
 
 @logged
 def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> None:
-    """The dataset's own UMAP (log-normalised counts → PCA → kNN → UMAP), computed once for all figures."""
-    import scanpy as sc
-
-    adata = ad.read_h5ad(counts)
-    adata.X = counts_matrix(adata, source=counts)
-    sc.pp.normalize_total(adata)
-    sc.pp.log1p(adata)
-    sc.pp.pca(adata, n_comps=min(50, adata.n_obs - 1, adata.n_vars - 1), random_state=seed)
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, transformer="sklearn", random_state=seed)
-    sc.tl.umap(adata, random_state=seed)
-    out = ad.AnnData(obs=adata.obs.copy())
-    out.obsm["X_umap"] = adata.obsm["X_umap"].astype(np.float32)
-    out.obsm["X_pca"] = adata.obsm["X_pca"].astype(np.float32)
+    """The dataset's own UMAP (`scbeta.tl.embedding`), computed once for all figures."""
+    out = tl.embedding(ad.read_h5ad(counts), seed=seed, n_neighbors=n_neighbors, source=counts)
     write_h5ad(out, embedding, {"seed": seed, "n_neighbors": n_neighbors})
 
 
