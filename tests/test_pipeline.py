@@ -34,3 +34,23 @@ def test_a_training_group_needs_one_model_path_per_run(tmp_path):
         pipeline.train_group(counts=str(tmp_path / "missing.h5ad"), models=["m/a/model.pt"],
                              histories=["m/a/history.tsv"], checkpoint=str(tmp_path / "ckpt"),
                              runs=[run, run], training={})
+
+
+def test_a_baseline_latent_keeps_the_loadings_that_map_genes_to_its_dimensions(tmp_path, small_counts):
+    import anndata as ad
+    import numpy as np
+
+    from scbeta.baselines import log_normalise
+
+    counts, latent = tmp_path / "counts.h5ad", tmp_path / "pca_seed0.h5ad"
+    small_counts.write_h5ad(counts)
+    run = {"dataset": "d", "run": "pca_seed0", "method": "pca", "objective": "", "beta": 0.0, "c_max": 0.0,
+           "gamma": 0.0, "seed": 0}
+    pipeline.baseline(counts=str(counts), latent=str(latent), run=run, n_components=4)
+    out = ad.read_h5ad(latent)
+    loadings = out.uns["loadings"]
+    assert loadings.shape == (small_counts.n_vars, 4)
+    # PCA: the latent is the centred log-normalised counts projected on the loadings
+    data = log_normalise(small_counts.X).toarray()
+    projected = (data - data.mean(axis=0)) @ loadings
+    np.testing.assert_allclose(projected, out.obsm["X_latent"], rtol=1e-3, atol=1e-3)

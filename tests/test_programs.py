@@ -141,7 +141,7 @@ def test_gene_set_config_errors_name_the_key(tmp_path):
 
 
 def test_figure_labels_each_dimension_with_its_matched_factor():
-    from scbeta.plots_programs import programs_figure, top_gene_matrix
+    from scbeta.plots.programs import programs_figure, top_gene_matrix
 
     rng = np.random.default_rng(0)
     genes = [f"g{g}" for g in range(12)]

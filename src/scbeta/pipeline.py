@@ -20,7 +20,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from scbeta import __version__
+from scbeta import __version__, tl
 from scbeta._io import atomic_path, read_tsv, remove_stale_parts, save_figure, write_h5ad, write_tsv
 from scbeta.data import counts_matrix
 from scbeta.metrics import max_abs_corr
@@ -210,29 +210,22 @@ def latent(*, counts: str, model: str, history: str, latent: str, run: Mapping[s
 
 @logged
 def baseline(*, counts: str, latent: str, run: Mapping[str, Any], n_components: int) -> None:
-    """A classical baseline (PCA, FastICA or NMF on log-normalised counts) as a latent of `n_components` dims."""
-    from scbeta.baselines import fit_baseline
+    """A classical baseline (PCA, FastICA or NMF on log-normalised counts) as a latent of `n_components` dims,
+    with its genes × components loadings in `uns["loadings"]` (the programs of its dimensions)."""
+    from scbeta.baselines import fit_baseline_with_loadings
 
     adata = ad.read_h5ad(counts)
-    z = fit_baseline(run["method"], counts_matrix(adata, source=counts), n_components, int(run["seed"]))
-    write_h5ad(_latent_adata(adata, z, run), latent, {**run, "n_components": n_components})
+    z, loadings = fit_baseline_with_loadings(run["method"], counts_matrix(adata, source=counts), n_components,
+                                             int(run["seed"]))
+    out = _latent_adata(adata, z, run)
+    out.uns["loadings"] = loadings.astype(np.float32)
+    write_h5ad(out, latent, {**run, "n_components": n_components})
 
 
 @logged
 def embed(*, counts: str, embedding: str, seed: int, n_neighbors: int = 15) -> None:
-    """The dataset's own UMAP (log-normalised counts → PCA → kNN → UMAP), computed once for all figures."""
-    import scanpy as sc
-
-    adata = ad.read_h5ad(counts)
-    adata.X = counts_matrix(adata, source=counts)
-    sc.pp.normalize_total(adata)
-    sc.pp.log1p(adata)
-    sc.pp.pca(adata, n_comps=min(50, adata.n_obs - 1, adata.n_vars - 1), random_state=seed)
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, transformer="sklearn", random_state=seed)
-    sc.tl.umap(adata, random_state=seed)
-    out = ad.AnnData(obs=adata.obs.copy())
-    out.obsm["X_umap"] = adata.obsm["X_umap"].astype(np.float32)
-    out.obsm["X_pca"] = adata.obsm["X_pca"].astype(np.float32)
+    """The dataset's own UMAP (`scbeta.tl.embedding`), computed once for all figures."""
+    out = tl.embedding(ad.read_h5ad(counts), seed=seed, n_neighbors=n_neighbors, source=counts)
     write_h5ad(out, embedding, {"seed": seed, "n_neighbors": n_neighbors})
 
 
@@ -445,7 +438,7 @@ def programs(*, counts: str, latent: str, scores: str, table: str, top_genes: st
 
     `table`: every dimension × gene (`scbeta.programs.PROGRAM_COLUMNS`): for a VAE the decoder
     traversal's log2 fold change (`scbeta.tl.gene_programs`), for a baseline its loading (the
-    baseline refitted from the counts with the run's seed, which reproduces its latent).
+    loadings the baseline job stored with its latent).
     `top_genes`: the `n_top` genes of the dimension matched to each factor (max |corr|) and each
     identity label (best single dimension), from the run's score table `scores`. `recovery`:
     score-table rows `program_auroc` and `program_ap` per factor with known program genes —
@@ -463,14 +456,10 @@ def programs(*, counts: str, latent: str, scores: str, table: str, top_genes: st
         program_table = gp.gene_programs(load(Path(model).parent, device="cpu"), adata, span=span,
                                          n_cells=n_cells, seed=seed)
     else:
-        from scbeta.baselines import fit_baseline_with_loadings
-
-        z = run_latent.obsm["X_latent"]
-        refit, loadings = fit_baseline_with_loadings(run["method"], counts_matrix(adata, source=counts), z.shape[1],
-                                                     int(run["seed"]))
-        difference = float(np.abs(refit - z).max())
-        if difference > 1e-3 * max(float(np.abs(z).max()), 1.0):
-            logger.warning("the refitted %s differs from its latent by up to %.3g", run["method"], difference)
+        if "loadings" not in run_latent.uns:
+            raise ValueError(f"{latent}: a baseline latent without its loadings (written by an older scbeta); "
+                             "rerun its baseline job, e.g. snakemake --forcerun baseline")
+        loadings = np.asarray(run_latent.uns["loadings"], dtype=np.float64)
         program_table = gp.baseline_programs(loadings, adata.var_names)
     logger.info("programs of %d dimensions × %d genes", program_table["dim"].nunique(), adata.n_vars)
 
@@ -512,9 +501,9 @@ def programs_figure(*, table: str, programs: list[str], png: str, pdf: str, n_ge
                     reduced: str = "") -> None:
     """The dataset's gene-program figure: top genes per dimension at each β, program recovery against β;
     `reduced` (a reduced configuration's note) goes under its title and into its metadata."""
-    from scbeta import plots, plots_programs
+    from scbeta import plots
 
-    fig = plots_programs.programs_figure(read_tsv(table), {Path(p).stem: read_tsv(p) for p in programs},
-                                         n_genes_per_dim=n_genes_per_dim)
+    fig = plots.programs_figure(read_tsv(table), {Path(p).stem: read_tsv(p) for p in programs},
+                                n_genes_per_dim=n_genes_per_dim)
     plots.add_note(fig, reduced)
     save_figure(fig, [png, pdf], note=reduced)

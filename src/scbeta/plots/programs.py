@@ -1,6 +1,6 @@
 """The gene-program figure: top genes of each latent dimension at each β, and program recovery against β.
 
-Styles (fonts, β and method colours, confidence intervals) are those of `scbeta.plots`.
+Styles (fonts, β and method colours, confidence intervals) are those of `scbeta.plots.style`.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, NullLocator
 
-from scbeta import plots
-from scbeta.plots import BASELINE_LABELS, CI_LABEL, FONT_SIZE, LATENT_CMAP
+from scbeta.plots.panels import _clean, _factor_label, _is_vae, _label_order, _with_labels, method_style
+from scbeta.plots.style import BASELINE_LABELS, CI_LABEL, FONT_SIZE, LATENT_CMAP, _panel_title, _style
+from scbeta.plots.summary import _metric_against_weight, _regularisation_weight, _weight_axis
 
 RECOVERY_METRIC = "program_auroc"
 
@@ -23,7 +23,7 @@ def _matched_factors(table: pd.DataFrame, run: str) -> dict[int, list[str]]:
     rows = table[(table["run"] == run) & (table["metric"] == "max_abs_corr")]
     matched: dict[int, list[str]] = {}
     for row in rows.itertuples():
-        matched.setdefault(int(row.dim), []).append(plots._factor_label(str(row.factor)))
+        matched.setdefault(int(row.dim), []).append(_factor_label(str(row.factor)))
     return matched
 
 
@@ -50,18 +50,13 @@ def _heatmap(ax, matrix: pd.DataFrame, matched: Mapping[int, list[str]], limit: 
 
 
 def _recovery_panel(ax, rows: pd.DataFrame, factor: str, labels, styles, ticks) -> None:
-    plots._metric_against_weight(ax, rows, RECOVERY_METRIC, labels, styles)
+    _metric_against_weight(ax, rows, RECOVERY_METRIC, labels, styles)
     ax.axhline(0.5, color="0.6", linewidth=0.6, linestyle=(0, (1, 2)), zorder=0)
-    ax.set_xscale("log")
-    if ticks:
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([f"{x:g}" for x in ticks])
-        ax.set_xlim(ticks[0] / 1.25, ticks[-1] * 1.25)
+    _weight_axis(ax, ticks)
     ax.set_ylim(0.0, 1.02)
     ax.grid(True, axis="y", linewidth=0.3, color="0.9")
     ax.set_axisbelow(True)
-    ax.set_title(plots._factor_label(factor))
+    ax.set_title(_factor_label(factor))
     ax.set_xlabel("β (FactorVAE: γ)" if (rows["objective"] == "factorvae").any() else "β")
 
 
@@ -71,11 +66,11 @@ def programs_figure(table: pd.DataFrame, programs: Mapping[str, pd.DataFrame], n
     metric `table`) in its label. B: per factor with known program genes, the AUROC of its matched
     dimension's gene ranking against β (mean and 95 % CI over seeds; baselines as horizontal lines;
     dotted: chance, 0.5)."""
-    plots._style()
-    cleaned = plots._with_labels(plots._clean(table))
+    _style()
+    cleaned = _with_labels(_clean(table))
     runs = (cleaned[cleaned["run"].isin(list(programs))].drop_duplicates("run")
             .sort_values("beta")[["run", "beta"]])
-    recovery = cleaned[cleaned["metric"] == RECOVERY_METRIC].assign(x=lambda d: plots._regularisation_weight(d))
+    recovery = cleaned[cleaned["metric"] == RECOVERY_METRIC].assign(x=lambda d: _regularisation_weight(d))
     factors = list(dict.fromkeys(recovery["factor"]))
 
     n_heatmaps = max(len(runs), 1)
@@ -95,11 +90,11 @@ def programs_figure(table: pd.DataFrame, programs: Mapping[str, pd.DataFrame], n
     else:
         top.colorbar(image, ax=list(axes), shrink=0.6, label="log2 fold change\nacross the dimension's range")
         top.supxlabel("latent dimension (matched factor)", fontsize=FONT_SIZE)
-    plots._panel_title(top, "A  Strongest genes of each dimension (β-VAE, first seed)")
+    _panel_title(top, "A  Strongest genes of each dimension (β-VAE, first seed)")
 
-    labels = plots._label_order(recovery["label"])
-    styles = plots.method_style(labels)
-    ticks = sorted(x for x in recovery.loc[plots._is_vae(recovery), "x"].unique() if np.isfinite(x) and x > 0)
+    labels = _label_order(recovery["label"])
+    styles = method_style(labels)
+    ticks = sorted(x for x in recovery.loc[_is_vae(recovery), "x"].unique() if np.isfinite(x) and x > 0)
     # At least three columns, so that one factor's panel is not stretched across the figure.
     panels = np.atleast_1d(bottom.subplots(1, max(len(factors), 3), sharey=True))
     for ax in panels[max(len(factors), 1):]:
@@ -116,5 +111,5 @@ def programs_figure(table: pd.DataFrame, programs: Mapping[str, pd.DataFrame], n
                           label=label) for label in labels]
         handles.append(Line2D([], [], color="0.6", linewidth=0.6, linestyle=(0, (1, 2)), label="chance"))
         bottom.legend(handles=handles, loc="outside right upper", frameon=False, title=CI_LABEL)
-    plots._panel_title(bottom, "B  Recovery of each factor's program genes by its matched dimension")
+    _panel_title(bottom, "B  Recovery of each factor's program genes by its matched dimension")
     return fig

@@ -1,0 +1,212 @@
+"""Figures across runs: disentanglement against clustering quality (`tradeoff`) and every score against
+the regularisation weight (`metrics_by_beta`)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, NullLocator
+
+from scbeta.plots.panels import _clean, _is_vae, _label_order, _run_values, _with_labels, method_style
+from scbeta.plots.style import (AGGREGATE_METRICS, BASELINE_COLOR, BASELINE_LABELS, CI_LABEL, FONT_SIZE,
+                                METRIC_LABELS, NEGATIVE_SCORES, UNIT_INTERVAL_METRICS, _style, beta_color)
+from scbeta.registry import OBJECTIVES
+from scbeta.stats import mean_ci
+
+def _tradeoff_axes_spec(table: pd.DataFrame, stimulation: str, simulated_metric: str) -> list[tuple]:
+    """(metric, factor, aggregation, y label, short name for the title) of each panel of one dataset in
+    `tradeoff`."""
+    corr = table[table["metric"] == "max_abs_corr"]
+    if (corr["factor"] == stimulation).any():
+        specs = [("max_abs_corr", stimulation, "mean", "Stimulation recovery: max |r|", "stimulation |r|")]
+        if (table["metric"] == "identity_accuracy").any():
+            specs.append(("identity_accuracy", None, "mean", "Cell-type alignment:\nmean balanced accuracy",
+                          "cell-type accuracy"))
+        return specs
+    for metric in (simulated_metric, "mig", "lms_smi"):
+        if (table["metric"] == metric).any():
+            label = METRIC_LABELS.get(metric, metric)
+            return [(metric, None, "mean", f"Disentanglement: {label}", label)]
+    return [("max_abs_corr", None, "mean", "Disentanglement: mean max |r| over factors", "mean max |r|")]
+
+
+def tradeoff(tables: Mapping[str, pd.DataFrame], *, stimulation: str = "stim_indicator",
+             simulated_metric: str = "mig") -> plt.Figure:
+    """Disentanglement against clustering quality, one point per run.
+
+    For each dataset (key of `tables`, a long metric table): x is the best ARI; y is, for data with
+    the `stimulation` factor, the stimulation max |r| and (second panel) the mean identity
+    balanced accuracy over cell types, otherwise `simulated_metric` (MIG; LMS-SMI if MIG is
+    missing). Colour: β (`beta_color`; baselines grey); marker: method.
+    """
+    _style()
+    cleaned = {name: _with_labels(_clean(t)) for name, t in tables.items()}
+    labels = _label_order(label for t in cleaned.values() for label in t["label"])
+    styles = method_style(labels)
+    panels = [(name, spec) for name, t in cleaned.items()
+              for spec in _tradeoff_axes_spec(t, stimulation, simulated_metric)]
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(1, n, figsize=(2.05 * n + 1.3, 2.5), layout="constrained", squeeze=False)
+    all_betas: set[float] = set()
+    for k, (ax, (name, (metric, factor, how, ylabel, short))) in enumerate(zip(axes[0], panels)):
+        t = cleaned[name]
+        x = _run_values(t, "best_ari")
+        y = _run_values(t, metric, factor, how)
+        points = x.merge(y, on=["run", "method", "objective", "beta", "c_max", "gamma", "seed"],
+                         suffixes=("_x", "_y"))
+        points = _with_labels(points)
+        for label in labels:
+            group = points[points["label"] == label]
+            if group.empty:
+                continue
+            marker = styles[label][0]
+            if label in BASELINE_LABELS.values():
+                ax.scatter(group["value_x"], group["value_y"], marker=marker, s=34, color=BASELINE_COLOR,
+                           edgecolors="white", linewidths=0.3, zorder=2, gid=f"method={label}")
+                continue
+            for beta, sub in group.groupby("beta"):
+                all_betas.add(float(beta))
+                ax.scatter(sub["value_x"], sub["value_y"], marker=marker, s=20, color=beta_color(beta),
+                           edgecolors="white", linewidths=0.3, zorder=3, gid=f"beta={beta:g}")
+        ax.set_xlabel("Clustering quality: best ARI")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{chr(ord('A') + k)}  {name}:\n{short}", loc="left", fontweight="bold")
+        ax.margins(0.08)
+        ax.grid(True, linewidth=0.3, color="0.9")
+        ax.set_axisbelow(True)
+    method_handles = [Line2D([], [], linestyle="", marker=styles[label][0], markersize=4.5,
+                             color="0.3" if label not in BASELINE_LABELS.values() else BASELINE_COLOR,
+                             label=label) for label in labels]
+    beta_handles = [Line2D([], [], linestyle="", marker="o", markersize=4.5, color=beta_color(b), label=f"{b:g}")
+                    for b in sorted(all_betas)]
+    legend = fig.legend(handles=method_handles, title="Method (marker)", loc="outside right upper", frameon=False)
+    legend._legend_box.align = "left"
+    fig.legend(handles=beta_handles, title="β (colour)", loc="outside right lower", frameon=False,
+               ncols=1 if len(beta_handles) <= 8 else 2)
+    fig.suptitle("Disentanglement against clustering quality (one point per trained model)", fontsize=FONT_SIZE + 1)
+    return fig
+
+
+def _weight_panels(aggregate: Mapping[str, pd.DataFrame]) -> list[tuple[str, str, pd.DataFrame]]:
+    """(dataset, x-axis name, rows) of each column of `metrics_by_beta`: per dataset the β axis (every
+    objective but FactorVAE, and the baselines) and, where the study has FactorVAE runs, a γ axis
+    (FactorVAE, and the baselines for reference)."""
+    has_gamma = any(_weighted_by_gamma(t).any() for t in aggregate.values())
+    columns = []
+    for name, t in aggregate.items():
+        factorvae = _weighted_by_gamma(t)
+        baselines = ~_is_vae(t)
+        columns.append((name, "β", t[~factorvae].assign(x=lambda d: d["beta"])))
+        if has_gamma:
+            columns.append((name, "γ", t[factorvae | baselines].assign(x=lambda d: d["gamma"])))
+    return columns
+
+
+def _regularisation_weight(table: pd.DataFrame) -> pd.Series:
+    """The x of metric-against-weight plots: each objective's main weight (β, or γ for FactorVAE, whose β is 1)."""
+    key = table["objective"].map({name: info.weight for name, info in OBJECTIVES.items()}).fillna("beta")
+    return pd.Series([table.at[row, column] for row, column in key.items()], index=table.index, dtype=float)
+
+
+def _weighted_by_gamma(table: pd.DataFrame) -> pd.Series:
+    """Rows of objectives whose swept weight is γ (FactorVAE), which go on a γ axis of their own."""
+    return table["objective"].map(lambda name: name in OBJECTIVES and OBJECTIVES[name].weight == "gamma")
+
+
+def _metric_against_weight(ax, rows: pd.DataFrame, metric: str, labels: Sequence[str], styles: Mapping) -> None:
+    """One metric of one dataset: a line (mean) and band (95 % CI) per method, baselines as horizontal lines."""
+    for label in labels:
+        marker, color, line = styles[label]
+        group = rows[rows["label"] == label]
+        if group.empty:
+            continue
+        if label in BASELINE_LABELS.values():
+            ax.axhline(group["value"].mean(), color=color, linestyle=line, linewidth=0.9, zorder=1,
+                       gid=f"baseline={label}")
+            continue
+        summary = pd.DataFrame([(x, *mean_ci(g["value"])) for x, g in group.groupby("x") if x > 0],
+                               columns=["x", "mean", "half", "n"])
+        if summary.empty:
+            continue
+        ax.plot(summary["x"], summary["mean"], color=color, linestyle=line, marker=marker, markersize=3,
+                zorder=3, gid=f"method={label}")
+        half = summary["half"].fillna(0.0)
+        low, high = summary["mean"] - half, summary["mean"] + half
+        if metric in UNIT_INTERVAL_METRICS:  # the band stops at the metric's range
+            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+        ax.fill_between(summary["x"], low, high, color=color, alpha=0.15, linewidth=0, zorder=2)
+    if metric in NEGATIVE_SCORES and (rows["value"] < 0).any():
+        ax.axhline(0.0, color="0.3", linewidth=0.5, zorder=1)
+
+
+def _weight_axis(ax, ticks: Sequence[float]) -> None:
+    ax.set_xscale("log")
+    if ticks:
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{x:g}" for x in ticks])
+        ax.set_xlim(ticks[0] / 1.25, ticks[-1] * 1.25)
+
+
+def metrics_by_beta(tables: Mapping[str, pd.DataFrame], max_rows: int = 8) -> plt.Figure:
+    """Every aggregate score (rows, `AGGREGATE_METRICS`) of every dataset against its regularisation weight.
+
+    Per dataset a column against β (log axis; one line per objective, mean and Student-t 95 % CI
+    band over seeds) and, where the study has FactorVAE runs, a narrower column against FactorVAE's
+    γ. Baselines (PCA, ICA, NMF) are grey horizontal lines at their mean over seeds, in both. A
+    score that can be negative says why in its axis label. With more than `max_rows` scores and at
+    most two datasets, the scores continue in a second block of columns beside the first, so that
+    the figure fits a printed page.
+    """
+    _style()
+    cleaned = {name: _with_labels(_clean(t)) for name, t in tables.items()}
+    aggregate = {name: t[(t["factor"] == "") & t["metric"].isin(AGGREGATE_METRICS)] for name, t in cleaned.items()}
+    present = {m for t in aggregate.values() for m in t["metric"]}
+    metrics = [m for m in AGGREGATE_METRICS if m in present] or [""]
+    labels = _label_order(label for t in aggregate.values() for label in t["label"])
+    styles = method_style(labels)
+    columns = _weight_panels(aggregate)
+    widths = [1.0 if axis == "β" else 0.45 for _, axis, _ in columns]
+    n_blocks = 2 if len(metrics) > max_rows and len(aggregate) <= 2 else 1
+    per_block = -(-len(metrics) // n_blocks)
+    fig = plt.figure(figsize=(1.75 * sum(widths) * n_blocks + 0.9, 1.0 * per_block + 1.0), layout="constrained")
+    blocks = np.atleast_1d(fig.subfigures(1, n_blocks, wspace=0.03))
+    for block, chunk in zip(blocks, [metrics[k:k + per_block] for k in range(0, len(metrics), per_block)]):
+        axes = block.subplots(per_block, len(columns), squeeze=False, sharey="row",
+                              gridspec_kw={"width_ratios": widths})
+        for ax in axes[len(chunk):].ravel():
+            ax.set_axis_off()
+        for j, (name, axis, t) in enumerate(columns):
+            ticks = sorted(x for x in t.loc[_is_vae(t), "x"].unique() if np.isfinite(x) and x > 0)
+            for i, metric in enumerate(chunk):
+                ax = axes[i, j]
+                rows = t[t["metric"] == metric]
+                _metric_against_weight(ax, rows, metric, labels, styles)
+                _weight_axis(ax, ticks)
+                ax.grid(True, axis="y", linewidth=0.3, color="0.9")
+                ax.set_axisbelow(True)
+                # "DCI" on a line of its own: the long DCI names would run into their neighbours' labels
+                label = (METRIC_LABELS.get(metric, metric).replace("DCI ", "DCI\n")
+                         + NEGATIVE_SCORES.get(metric, ("", ""))[0])
+                ax.set_ylabel(label if j == 0 else "")
+                if i == 0:
+                    ax.set_title(name if axis == "β" else f"{name}:\nFactorVAE")
+                if i == len(chunk) - 1:
+                    ax.set_xlabel(axis)
+                else:
+                    ax.tick_params(labelbottom=False)
+                if rows.empty or not _is_vae(rows).any():
+                    ax.text(0.5, 0.5, "not scored" if rows.empty else "no runs", transform=ax.transAxes,
+                            ha="center", va="center", color="0.5")
+    handles = [Line2D([], [], color=styles[label][1], linestyle=styles[label][2],
+                      marker="" if label in BASELINE_LABELS.values() else styles[label][0], markersize=3,
+                      label=label + (" (mean)" if label in BASELINE_LABELS.values() else "")) for label in labels]
+    fig.suptitle("Latent scores against the regularisation weight (β; FactorVAE: γ, its own axis)",
+                 fontsize=FONT_SIZE + 1)
+    notes = [f"{mark} {why}" for metric, (mark, why) in NEGATIVE_SCORES.items() if metric in metrics]
+    fig.legend(handles=handles, loc="outside lower center", frameon=False, ncols=min(len(handles), 4),
+               title="\n".join([f"Lines and markers: {CI_LABEL} (band); grey: baselines, mean over seeds", *notes]))
+    return fig
