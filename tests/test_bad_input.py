@@ -78,23 +78,22 @@ def test_n_latent_larger_than_the_simulated_genes_is_refused(config):
                                 "(datasets.simulated.simulate.n_genes); n_latent must be at most the number of genes")
 
 
-def test_n_latent_larger_than_the_top_genes_of_real_data_is_refused(config):
-    config["training"]["n_latent"] = 30
+@pytest.mark.parametrize("n_latent, key, size, message", [
+    (30, "n_top_genes", 20, r"training\.n_latent = 30: dataset 'kang2018' has only 20 genes \(datasets\.kang2018\.n_top_genes\)"),
+    (10, "max_cells", 8, r"training\.n_latent = 10: the pca baseline of dataset 'kang2018' needs at least n_latent "
+                         r"cells, but it has 8 \(datasets\.kang2018\.max_cells\)"),
+])
+def test_n_latent_beyond_the_genes_or_cells_of_real_data_is_refused(config, n_latent, key, size, message):
+    config["training"]["n_latent"] = n_latent
     config["datasets"]["simulated"]["enabled"] = False
-    config["datasets"]["kang2018"]["n_top_genes"] = 20
-    with pytest.raises(ConfigError, match=r"training\.n_latent = 30: dataset 'kang2018' has only 20 genes "
-                                          r"\(datasets\.kang2018\.n_top_genes\)"):
+    config["datasets"]["kang2018"][key] = size
+    with pytest.raises(ConfigError, match=message):
         check_datasets(config)
 
 
-def test_baseline_components_need_as_many_cells(config):
-    config["training"]["n_latent"] = 10
+def test_few_cells_are_enough_without_baselines(config):
     config["datasets"]["simulated"]["enabled"] = False
-    config["datasets"]["kang2018"]["max_cells"] = 8
-    with pytest.raises(ConfigError, match=r"training\.n_latent = 10: the pca baseline of dataset 'kang2018' needs "
-                                          r"at least n_latent cells, but it has 8 \(datasets\.kang2018\.max_cells\)"):
-        check_datasets(config)
-    config["datasets"]["kang2018"]["baselines"] = []
+    config["datasets"]["kang2018"].update(max_cells=8, baselines=[])
     check_datasets(config)
 
 

@@ -148,7 +148,7 @@ def test_unreadable_local_matrix_names_the_file_and_a_fixed_one_just_works(tmp_p
 
 
 def test_stale_checkpoint_temporary_file_is_removed_when_the_job_starts_again(tmp_path):
-    folder = tmp_path / "results" / "simulated" / "checkpoints" / "beta_beta1_cmax0_seed0"
+    folder = tmp_path / "results" / "simulated" / "checkpoints" / "beta_g0"  # the group of beta_beta1_cmax0_seed0
     folder.mkdir(parents=True)
     stale = folder / ".checkpoint.pt.x7k2m9q1.part.pt"  # left by kill -9 during torch.save
     stale.write_bytes(b"half a checkpoint")

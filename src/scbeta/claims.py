@@ -515,7 +515,8 @@ def write_claims(markdown: str | os.PathLike, table: str | os.PathLike | None = 
         write_tsv(result, table, {"alpha": alpha, "min_seeds": min_seeds, "reduced": reduced})
 
 
-_PROGRAM_VALUE = "mean over factors of the AUROC of the matched dimension's gene ranking against the factor's program genes"
+_PROGRAM_VALUE = ("mean over factors of the AUROC of the matched dimension's gene ranking against the factor's "
+                  "program genes")
 PROGRAM_COMPARISONS = (
     Comparison(0, "P1", "Program recovery on simulated data rises with β (β-VAE, C_max = 0)", "simulated",
                "program_auroc", None, _PROGRAM_VALUE, "beta", "beta", "increase"),

@@ -146,7 +146,8 @@ def expand_runs(config: Mapping[str, Any]) -> pd.DataFrame:
             grid = itertools.product(entry.get("beta", [1.0]), entry.get("c_max", [0.0]),
                                      entry.get("gamma", [0.0]), seeds)
             for beta, c_max, gamma, seed in grid:
-                # β and C_max are keywords of `fit_many` itself; other swept weights (FactorVAE's γ) go to the objective.
+                # β and C_max are keywords of `fit_many` itself; other swept weights (FactorVAE's γ) go to
+                # the objective.
                 swept = {"gamma": float(gamma)} if "gamma" in OBJECTIVES[entry["objective"]].weights else {}
                 records.append({"dataset": dataset, "method": "vae", "objective": entry["objective"],
                                 "beta": float(beta), "c_max": float(c_max), "gamma": float(gamma), "seed": int(seed),
