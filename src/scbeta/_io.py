@@ -39,6 +39,8 @@ def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
     for part in stale:
         part.unlink(missing_ok=True)
     return stale
+
+
 def _umask() -> int:
     """The process's file-creation mask (reading it means setting it; it is restored at once)."""
     mask = os.umask(0o077)

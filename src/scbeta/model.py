@@ -1,4 +1,5 @@
-"""The user API: `fit` a model (or `fit_many` at once) on an AnnData of raw counts, read its `latent`, `save` and `load` it."""
+"""The user API: `fit` a model (or several at once, `fit_many`) on an AnnData of raw counts, read its `latent`,
+`save` and `load` it."""
 from __future__ import annotations
 
 import json

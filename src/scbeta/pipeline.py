@@ -24,7 +24,7 @@ from scbeta import __version__, tl
 from scbeta._io import atomic_path, read_tsv, remove_stale_parts, save_figure, write_h5ad, write_tsv
 from scbeta.data import counts_matrix
 from scbeta.metrics import max_abs_corr
-from scbeta.registry import DEFAULT_RESOLUTIONS, OBJECTIVES, RUN_COLUMNS
+from scbeta.registry import DEFAULT_RESOLUTIONS, RUN_COLUMNS
 
 logger = logging.getLogger("scbeta")
 
@@ -195,12 +195,14 @@ def final_terms(history: pd.DataFrame) -> dict[str, float]:
 @logged
 def latent(*, counts: str, model: str, history: str, latent: str, run: Mapping[str, Any]) -> None:
     """The posterior of every cell under a trained model: means in `obsm["X_latent"]`, variances in
-    `obsm["X_latent_var"]`, and the last epoch's reconstruction and KL (from `history`) in `uns["training"]`."""
+    `obsm["X_latent_var"]`, and the last epoch's reconstruction and KL in `uns["training"]`.
+
+    `history` is the model's `history.tsv`, which `scbeta.model.load` reads with the model; it is an
+    input of the rule so that the latent follows it."""
     from scbeta.model import load
 
     adata = ad.read_h5ad(counts)
     fitted = load(Path(model).parent)
-    fitted.history = read_tsv(history)
     mean, var = fitted.posterior(adata)
     out = _latent_adata(adata, mean, run)
     out.obsm["X_latent_var"] = np.asarray(var, dtype=np.float32)
@@ -245,6 +247,8 @@ def factor_table(obs: pd.DataFrame, factors: Sequence[str],
                 raise ValueError(f"factor {name!r} is declared numeric but holds non-numeric values")
             table[name] = values.astype(float)
     return table
+
+
 def activity_rows(adata: ad.AnnData) -> list[tuple[str, str, int, float]]:
     """Collapse diagnostics of one latent as (metric, factor, dim, value) rows.
 
