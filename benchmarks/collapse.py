@@ -3,6 +3,8 @@
 Run:
     python benchmarks/collapse.py [--settings quick warmup_all ...] [--seeds 0 1] [--jobs 1] [--out rows.tsv]
     python benchmarks/collapse.py --full-grid --settings candidate_d --seeds 0 1 2
+    python benchmarks/collapse.py --full-grid --stacked --device cuda --settings candidate_d candidate_i \
+                                  --seeds 0 1 2 3 4 5 6 7 8 9 10 11
 
 Each setting changes one training or data size away from `config/quick.yaml` (or from the
 default size of `config.yaml`); the simulator's other parameters are those of `config.yaml`,
@@ -19,6 +21,11 @@ The table printed at the end has the mean over seeds; `--out` also keeps one row
 With `--full-grid` the models are those of Figure 2C (β-VAE and C_max = 10 at β = 1, 10, 30
 and 50) and claims 1a, 1b and 1c are tested on them as `results/claims.md` would (at least
 three seeds), with the per-run mean over the six factors of max |r|.
+
+With `--stacked`, each setting's models of one objective train together in one `scbeta.fit_many`
+group (all β and seeds at once; fast on a GPU), and with more than three seeds the verdicts are
+given for each consecutive set of three seeds (0–2, 3–5, …): how often a quick study of that
+size, with three seeds, would reach each verdict.
 """
 from __future__ import annotations
 
@@ -61,6 +68,11 @@ SETTINGS: dict[str, dict[str, int]] = {
     "F: 1,000 × 2,000, 100 epochs, lr 0.003": {**WHOLE_WARMUP, "n_cells": 1000, "lr": 3e-3},
     "G: 2,000 × 2,000, 100 epochs, 128 hidden": {**WHOLE_WARMUP, "n_hidden": 128},
     "H: 2,000 × 1,000, 200 epochs": {**WHOLE_WARMUP, "n_genes": 1000, "epochs": 200, "kl_warmup_epochs": 200},
+    "I: 2,000 × 2,000, 300 epochs": {**WHOLE_WARMUP, "epochs": 300, "kl_warmup_epochs": 300},
+    "M: 2,000 × 2,000, 400 epochs": {**WHOLE_WARMUP, "epochs": 400, "kl_warmup_epochs": 400},
+    "N: 5,000 × 2,000, 100 epochs": {**WHOLE_WARMUP, "n_cells": 5000},
+    "O: 2,000 × 2,000, 200 epochs, 128 hidden": {**WHOLE_WARMUP, "epochs": 200, "kl_warmup_epochs": 200,
+                                                  "n_hidden": 128},
 }
 # Short names for the command line.
 ALIASES = {"quick": "quick", "warmup_all": "quick, warm-up 100 of 100 epochs", "genes2000": "quick, 2,000 genes",
@@ -80,24 +92,12 @@ def simulator_params() -> dict[str, Any]:
     return dict(config["datasets"]["simulated"]["simulate"])
 
 
-def train_one(setting: str, objective: str, beta: float, c_max: float, seed: int, device: str,
-              threads: int) -> dict[str, Any]:
-    """Simulate the setting's counts, train one model, return its row of the table."""
-    import torch
-
+def model_row(setting: str, objective: str, beta: float, c_max: float, seed: int, model: Any, adata: Any,
+              seconds: float) -> dict[str, Any]:
+    """The table's row of one trained model."""
     import scbeta
-    from scbeta.simulate import factor_names, simulate_counts
+    from scbeta.simulate import factor_names
 
-    torch.set_num_threads(threads)
-    size = SETTINGS[setting]
-    params = {**simulator_params(), "n_cells": size["n_cells"], "n_genes": size["n_genes"]}
-    adata = simulate_counts(**params)
-    start = time.perf_counter()
-    model = scbeta.fit(adata, objective=objective, beta=beta, c_max=c_max, epochs=size["epochs"],
-                       n_hidden=size["n_hidden"], kl_warmup_epochs=size["kl_warmup_epochs"],
-                       batch_size=size.get("batch_size", 128), lr=size.get("lr", 1e-3), seed=seed,
-                       device=device)
-    seconds = time.perf_counter() - start
     z = model.latent(adata)
     factors = factor_names(adata)
     corr = scbeta.metrics.max_abs_corr(z, adata.obs[factors])["abs_corr"]
@@ -111,6 +111,55 @@ def train_one(setting: str, objective: str, beta: float, c_max: float, seed: int
             "final_loss": float(model.history["loss"].iloc[-1]), "seconds": seconds}
 
 
+def simulate_setting(setting: str) -> Any:
+    """The setting's simulated counts (config.yaml's simulator, the setting's cells and genes)."""
+    from scbeta.simulate import simulate_counts
+
+    size = SETTINGS[setting]
+    return simulate_counts(**{**simulator_params(), "n_cells": size["n_cells"], "n_genes": size["n_genes"]})
+
+
+def train_stacked(setting: str, models: tuple, seeds: list[int], device: str,
+                  epochs: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the setting's models, each objective's runs (every β, C_max and seed) trained in one group.
+    `seconds` is the group's training time divided by its models. `epochs` overrides the setting's
+    epochs and warm-up (smoke tests)."""
+    import scbeta
+
+    size = SETTINGS[setting] if epochs is None else {**SETTINGS[setting], "epochs": epochs, "kl_warmup_epochs": epochs}
+    adata = simulate_setting(setting)
+    rows = []
+    for objective in dict.fromkeys(m[0] for m in models):
+        runs = [{"objective": objective, "beta": beta, "c_max": c_max, "seed": seed}
+                for name, beta, c_max in models if name == objective for seed in seeds]
+        start = time.perf_counter()
+        trained = scbeta.fit_many(adata, runs, epochs=size["epochs"], n_hidden=size["n_hidden"],
+                                  kl_warmup_epochs=size["kl_warmup_epochs"], batch_size=size.get("batch_size", 128),
+                                  lr=size.get("lr", 1e-3), device=device)
+        seconds = (time.perf_counter() - start) / len(runs)
+        rows += [model_row(setting, objective, run["beta"], run["c_max"], run["seed"], model, adata, seconds)
+                 for run, model in zip(runs, trained)]
+    return rows
+
+
+def train_one(setting: str, objective: str, beta: float, c_max: float, seed: int, device: str,
+              threads: int) -> dict[str, Any]:
+    """Simulate the setting's counts, train one model, return its row of the table."""
+    import torch
+
+    import scbeta
+
+    torch.set_num_threads(threads)
+    size = SETTINGS[setting]
+    adata = simulate_setting(setting)
+    start = time.perf_counter()
+    model = scbeta.fit(adata, objective=objective, beta=beta, c_max=c_max, epochs=size["epochs"],
+                       n_hidden=size["n_hidden"], kl_warmup_epochs=size["kl_warmup_epochs"],
+                       batch_size=size.get("batch_size", 128), lr=size.get("lr", 1e-3), seed=seed,
+                       device=device)
+    return model_row(setting, objective, beta, c_max, seed, model, adata, time.perf_counter() - start)
+
+
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds per setting and model, in the order the settings were run."""
     keys = ["setting", "objective", "beta", "c_max"]
@@ -120,20 +169,26 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def claim1_verdicts(rows: pd.DataFrame) -> pd.DataFrame:
-    """Verdicts of claims 1a, 1b and 1c per setting, from each run's mean max |r| over the six factors."""
+def claim1_verdicts(rows: pd.DataFrame, seeds_per_set: int | None = None) -> pd.DataFrame:
+    """Verdicts of claims 1a, 1b and 1c per setting (and per consecutive set of `seeds_per_set` seeds),
+    from each run's mean max |r| over the six factors."""
     from scbeta import claims
 
+    seeds = sorted(rows["seed"].unique())
+    size = seeds_per_set or len(seeds)
+    seed_sets = [seeds[start:start + size] for start in range(0, len(seeds), size)]
+    seed_set = rows["seed"].map({seed: f"{chosen[0]}–{chosen[-1]}" for chosen in seed_sets for seed in chosen})
     verdicts = {}
-    for setting, group in rows.groupby("setting", sort=False):
+    for (setting, which), group in rows.assign(seed_set=seed_set).groupby(["setting", "seed_set"], sort=False):
         n_identities = 5  # config.yaml: five identity programs and one activity program
         table = group.assign(
             method="vae", metric="max_abs_corr", factor="mean", dataset="simulated",
             run=lambda t: t["objective"] + t["beta"].astype(str) + t["c_max"].astype(str) + t["seed"].astype(str),
             value=lambda t: (n_identities * t["identities"] + t["activity"]) / (n_identities + 1))
         result = claims.evaluate_claims(table, None)
-        verdicts[setting] = result[result["claim"] == 1].groupby("comparison", sort=False)["verdict"].first()
-    return pd.DataFrame(verdicts).T.rename_axis(index="setting", columns=None).reset_index()
+        verdicts[(setting, f"seeds {which}")] = (result[result["claim"] == 1]
+                                                 .groupby("comparison", sort=False)["verdict"].first())
+    return pd.DataFrame(verdicts).T.rename_axis(index=["setting", "seeds"], columns=None).reset_index()
 
 
 def main() -> None:
@@ -146,10 +201,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write one row per model to this TSV")
     parser.add_argument("--full-grid", action="store_true",
                         help="train Figure 2C's β grid and test claims 1a, 1b, 1c (needs 3 seeds)")
+    parser.add_argument("--epochs", type=int, help="with --stacked: override the settings' epochs (smoke tests)")
+    parser.add_argument("--stacked", action="store_true",
+                        help="train each setting's models of one objective together (scbeta.fit_many)")
     args = parser.parse_args()
+    models = FULL_GRID if args.full_grid else MODELS
 
     tasks = [(ALIASES[name], *model, seed, args.device, args.threads)
-             for name in args.settings for seed in args.seeds for model in (FULL_GRID if args.full_grid else MODELS)]
+             for name in args.settings for seed in args.seeds for model in models]
     results: list[dict[str, Any]] = []
 
     def record(row: dict[str, Any]) -> None:
@@ -159,7 +218,13 @@ def main() -> None:
         if args.out is not None:
             pd.DataFrame(results).to_csv(args.out, sep="\t", index=False)
 
-    if args.jobs > 1:
+    if args.stacked:
+        for name in args.settings:
+            for row in train_stacked(ALIASES[name], models, args.seeds, args.device, args.epochs):
+                record(row)
+            if args.full_grid and len(args.seeds) >= 3:
+                print(claim1_verdicts(pd.DataFrame(results), 3).to_markdown(index=False), flush=True)
+    elif args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             for future in as_completed([pool.submit(train_one, *task) for task in tasks]):
                 record(future.result())
@@ -171,7 +236,7 @@ def main() -> None:
           f"{args.threads} thread(s) per model, {args.jobs} at once, device {args.device}")
     print(summary(rows).to_markdown(index=False, floatfmt=".3f"))
     if args.full_grid:
-        print(claim1_verdicts(rows).to_markdown(index=False))
+        print(claim1_verdicts(rows, 3 if args.stacked else None).to_markdown(index=False))
 
 
 if __name__ == "__main__":

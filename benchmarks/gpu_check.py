@@ -8,13 +8,17 @@ Part 1, for each of the four objectives, three models (different β or γ and se
 the once-per-epoch history read and checkpoints synchronise on purpose), with and without the
 CUDA graph. Prints each model's final loss on each and the relative gaps (the random draws
 differ between devices, so expect agreement to a few tenths of a percent, not bitwise).
-Part 2: seconds per model-epoch at 4,000 cells × 2,000 genes for K models at once.
-Each line is flushed as it is printed, so a run cut short still tells something.
+Part 2: seconds per model-epoch and milliseconds per model-step at 4,000 cells × 2,000 genes
+(32 steps of 128 cells an epoch) for K models at once, with the CUDA graph and without.
+Each line is flushed as it is printed, so a run cut short still tells something; a failure is
+printed with its traceback and the next check runs.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
+import traceback
 
 import torch
 
@@ -42,6 +46,11 @@ def final_losses(adata, runs: list[dict], epochs: int, device: str, cuda_graph: 
     return [float(m.history["loss"].iloc[-1]) for m in models]
 
 
+def gaps(values: list[float], reference: list[float]) -> list[str]:
+    """Relative differences, in percent."""
+    return [f"{100 * (v - r) / abs(r):+.2f} %" for v, r in zip(values, reference)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
@@ -50,19 +59,33 @@ def main() -> None:
     print(f"torch {torch.__version__}, scbeta {scbeta.__version__}, {torch.cuda.get_device_name()}", flush=True)
     adata = simulate_counts(2000, 500, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0, de_scale=1.0, seed=0)
     for objective, runs in RUNS.items():
-        cpu = final_losses(adata, runs, args.epochs, "cpu")
-        graph = final_losses(adata, runs, args.epochs, "cuda")
-        eager = final_losses(adata, runs, args.epochs, "cuda", cuda_graph=False)
-        gaps = [f"{100 * (g - c) / abs(c):+.2f} %" for g, c in zip(graph, cpu)]
-        print(f"{objective:<10} CPU {[round(v, 2) for v in cpu]}  CUDA graph {[round(v, 2) for v in graph]}  "
-              f"CUDA no graph {[round(v, 2) for v in eager]}  graph vs CPU {gaps}", flush=True)
-    adata = simulate_counts(4000, 2000, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0, de_scale=1.0, seed=0)
+        try:
+            cpu = final_losses(adata, runs, args.epochs, "cpu")
+            eager = final_losses(adata, runs, args.epochs, "cuda", cuda_graph=False)
+            print(f"{objective:<10} CPU {[round(v, 2) for v in cpu]}  CUDA no graph {[round(v, 2) for v in eager]}  "
+                  f"no graph vs CPU {gaps(eager, cpu)}", flush=True)
+            graph = final_losses(adata, runs, args.epochs, "cuda")
+            print(f"{objective:<10} CUDA graph {[round(v, 2) for v in graph]}  graph vs CPU {gaps(graph, cpu)}  "
+                  f"graph vs no graph {gaps(graph, eager)}", flush=True)
+        except Exception:  # noqa: BLE001 - report and go on to the next check
+            print(f"{objective}: FAILED\n{traceback.format_exc()}", flush=True)
+    n_cells = 4000
+    adata = simulate_counts(n_cells, 2000, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0, de_scale=1.0,
+                            seed=0)
+    steps = math.ceil(n_cells / 128)
     for n_models in args.speed_models:
-        runs = [{"objective": "beta", "seed": seed} for seed in range(n_models)]
-        models = scbeta.fit_many(adata, runs, epochs=4, device="cuda", kl_warmup_epochs=4)
-        seconds = statistics.median(models[0].history["seconds"].iloc[1:])
-        print(f"K = {n_models:>2}: {seconds:.3f} s per epoch, {seconds / n_models:.4f} s per model-epoch "
-              "(4,000 cells × 2,000 genes, ZINB, batch 128, median of epochs 2-4)", flush=True)
+        for cuda_graph in (True, False):
+            runs = [{"objective": "beta", "seed": seed} for seed in range(n_models)]
+            try:
+                models = scbeta.fit_many(adata, runs, epochs=4, device="cuda", kl_warmup_epochs=4,
+                                         cuda_graph=cuda_graph)
+            except Exception:  # noqa: BLE001 - report and go on
+                print(f"K = {n_models}, graph {cuda_graph}: FAILED\n{traceback.format_exc()}", flush=True)
+                continue
+            seconds = statistics.median(models[0].history["seconds"].iloc[1:])
+            print(f"K = {n_models:>2}, {'graph   ' if cuda_graph else 'no graph'}: {seconds:.3f} s per epoch, "
+                  f"{seconds / n_models:.4f} s per model-epoch, {1000 * seconds / n_models / steps:.3f} ms per "
+                  f"model-step ({n_cells:,} cells × 2,000 genes, ZINB, batch 128, median of epochs 2-4)", flush=True)
 
 
 if __name__ == "__main__":
