@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from scbeta.metrics.activity import MIN_ACTIVE_UNITS
+from scbeta.metrics.activity import ACTIVITY_THRESHOLD, MIN_ACTIVE_UNITS
 from scbeta.stats import CONFIDENCE, Direction, holm, mean_ci, welch_test
 
 ALPHA = 0.05
@@ -398,7 +398,7 @@ def _comparison_markdown(rows: pd.DataFrame, comparison: Comparison, alpha: floa
                      f"| {_with_ci(row.effect, row.effect_ci_low, row.effect_ci_high, signed=True)} "
                      f"| {_p(row.p_value)} | {p_holm} | {p_opposite} |")
     lines += ["", f"Active dims: mean over seeds of the latent dimensions whose posterior mean varies across "
-                  f"cells (variance > 0.01); in brackets the seeds with fewer than {MIN_ACTIVE_UNITS} (collapsed)."]
+                  f"cells (variance > {ACTIVITY_THRESHOLD:g}); in brackets the seeds with fewer than {MIN_ACTIVE_UNITS} (collapsed)."]
     if comparison.preprint_note:
         lines += ["", f"Preprint: {comparison.preprint_note}"]
     collapsed = rows["collapsed"].iloc[0]

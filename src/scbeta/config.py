@@ -194,6 +194,13 @@ def _check_latent_size(config: Mapping[str, Any], name: str, n_cells: int | None
                           f"{name!r} needs at least n_latent cells, but it has {n_cells} ({cells_key})")
 
 
+def fixed_options(objective: str, objective_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a run's objective that a training group shares: all but its swept weights
+    (`registry.OBJECTIVES[objective].weights`, e.g. β or γ, which may differ within a group)."""
+    swept = OBJECTIVES[objective].weights
+    return {key: value for key, value in objective_params.items() if key not in swept}
+
+
 def group_runs(runs: pd.DataFrame, models_per_job: int) -> pd.DataFrame:
     """`runs` (as from `expand_runs`) with a `group` column: the training job of each VAE run.
 
@@ -208,8 +215,7 @@ def group_runs(runs: pd.DataFrame, models_per_job: int) -> pd.DataFrame:
     for _, rows in runs[runs["method"] == "vae"].groupby("dataset", sort=False):
         members: dict[tuple[str, str], list[Any]] = {}
         for index, row in rows.iterrows():
-            swept = OBJECTIVES[row["objective"]].weights
-            fixed = {k: v for k, v in row["objective_params"].items() if k not in swept}
+            fixed = fixed_options(row["objective"], row["objective_params"])
             members.setdefault((row["objective"], json.dumps(fixed, sort_keys=True)), []).append(index)
         chunks_of: Counter[str] = Counter()
         for (objective, _), indices in members.items():

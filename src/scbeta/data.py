@@ -70,7 +70,7 @@ def _read_sample_counts(path: Path, n_genes: int) -> sp.csr_matrix:
     except (ValueError, OSError, EOFError, IndexError, OverflowError) as err:
         raise SourceFileError(path, f"not a readable MatrixMarket count matrix ({err})") from err
     if not sp.issparse(matrix):
-        raise SourceFileError(path, f"expected a sparse MatrixMarket 'coordinate' matrix, found a dense 'array' one")
+        raise SourceFileError(path, "expected a sparse MatrixMarket 'coordinate' matrix, found a dense 'array' one")
     if matrix.shape[0] != n_genes:
         raise ValueError(f"{path}: {matrix.shape[0]} rows, but {KANG2018_GENES} lists {n_genes} genes")
     return sp.csr_matrix(matrix.T, dtype=np.float32)

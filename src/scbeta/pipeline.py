@@ -161,7 +161,8 @@ def train_group(*, counts: str, models: Sequence[str], histories: Sequence[str],
     from scbeta.model import fit_many
     from scbeta.train import CHECKPOINT_FILE
 
-    # A job killed while writing its checkpoint left a temporary file that no later write may replace.
+    # A job killed while writing its checkpoint left a temporary file; the next checkpoint write would remove
+    # it too, but only `checkpoint_every` epochs in (or never, in a short run), so it goes now, with a log line.
     for part in remove_stale_parts(Path(checkpoint) / CHECKPOINT_FILE):
         logger.info("removed %s, left by an interrupted checkpoint write", part)
     folders = [Path(path).parent for path in models]
@@ -301,6 +302,13 @@ def score_latent(adata: ad.AnnData, factors: list[str], identity: str | None = N
     return pd.DataFrame(rows, columns=["metric", "factor", "dim", "value"])
 
 
+def _with_run(table: pd.DataFrame, run: Mapping[str, Any]) -> pd.DataFrame:
+    """`table` (in place) with the run's parameters (`RUN_COLUMNS`) as its first columns."""
+    for position, key in enumerate(RUN_COLUMNS):
+        table.insert(position, key, run[key])
+    return table
+
+
 @logged
 def score(*, latent: str, scores: str, factors: list[str], identity: str | None = None,
           correlation: str = "pearson", resolutions: Sequence[float] = DEFAULT_RESOLUTIONS,
@@ -316,9 +324,7 @@ def score(*, latent: str, scores: str, factors: list[str], identity: str | None 
                 "neighbors_method": neighbors_method}
     table = score_latent(adata, list(factors), identity, correlation, tuple(resolutions), n_neighbors,
                          seed=int(run["seed"]), neighbors_method=neighbors_method, factor_types=factor_types)
-    for position, key in enumerate(RUN_COLUMNS):
-        table.insert(position, key, run[key])
-    write_tsv(table, scores, settings)
+    write_tsv(_with_run(table, run), scores, settings)
 
 
 def collapse_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -478,19 +484,17 @@ def programs(*, counts: str, latent: str, scores: str, table: str, top_genes: st
         truth = gp.program_truth(adata.var, factor_row.target, sets)
         if truth is None:
             continue
-        if truth.all() or not truth.any():
+        dim_scores = program_table.loc[program_table["dim"] == factor_row.dim, "score"].to_numpy()
+        auroc, ap = gp.recovery(dim_scores, truth)
+        if np.isnan(auroc):  # all genes, or none, are program genes
             logger.warning("factor %s: %d of %d genes are program genes; no recovery score", factor_row.target,
                            int(truth.sum()), truth.size)
             continue
-        dim_scores = program_table.loc[program_table["dim"] == factor_row.dim, "score"].to_numpy()
-        auroc, ap = gp.recovery(dim_scores, truth)
         logger.info("factor %s, dim %d: %d program genes, AUROC %.3f, AP %.3f", factor_row.target, factor_row.dim,
                     int(truth.sum()), auroc, ap)
         rows += [("program_auroc", factor_row.target, factor_row.dim, auroc),
                  ("program_ap", factor_row.target, factor_row.dim, ap)]
-    recovery_table = pd.DataFrame(rows, columns=["metric", "factor", "dim", "value"])
-    for position, key in enumerate(RUN_COLUMNS):
-        recovery_table.insert(position, key, run[key])
+    recovery_table = _with_run(pd.DataFrame(rows, columns=["metric", "factor", "dim", "value"]), run)
 
     settings = {"run": run["run"], "span": span, "n_cells": n_cells, "seed": seed, "n_top": n_top,
                 "gene_sets": {f: {"path": p, "source": s} for f, p, s in zip(gene_set_factors, gene_sets,

@@ -72,11 +72,12 @@ class CountStore:
         if dense is None:
             dense = device.type == "cuda" and self.n_cells * self.n_genes * 4 < DENSE_LIMIT_BYTES
         self.dense = torch.as_tensor(counts.toarray(), device=device) if dense else None
-        self.indptr = torch.as_tensor(counts.indptr.astype(np.int64), device=device)
-        # No copies on the CPU: the store shares the arrays of `counts` (already int32 up to 2^31 entries).
-        self.indices = torch.as_tensor(counts.indices.astype(np.int32, copy=False), device=device)
-        self.values = torch.as_tensor(counts.data, device=device)
-        self._entries_per_cell = np.sort(np.diff(counts.indptr))[::-1]
+        if self.dense is None:  # the CSR arrays serve only the sparse gather
+            self.indptr = torch.as_tensor(counts.indptr.astype(np.int64), device=device)
+            # No copies on the CPU: the store shares the arrays of `counts` (already int32 up to 2^31 entries).
+            self.indices = torch.as_tensor(counts.indices.astype(np.int32, copy=False), device=device)
+            self.values = torch.as_tensor(counts.data, device=device)
+            self._entries_per_cell = np.sort(np.diff(counts.indptr))[::-1]
         self.log_library = torch.as_tensor(np.log(totals), dtype=torch.float32, device=device)
         self.log_factorial = torch.as_tensor(_log_factorials(counts), dtype=torch.float32, device=device)
 

@@ -9,10 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from scbeta.metrics.activity import active_units
 from scbeta.plots.style import (BASELINE_LABELS, COLLAPSED_HATCH, FONT_SIZE, LATENT_CMAP, OBJECTIVE_LABELS,
                                 _EXTRA_MARKERS, _STYLES, _bare_umap_axes, _beta_legend_handles, _categories,
                                 _category_colors, beta_color, collapsed_handle, point_size)
 from scbeta.stats import mean_ci
+
 
 def umap_panel(ax, coords: np.ndarray, values, title: str, *, categorical: bool = False,
                cmap: str = "magma", label: str = "", diverging: bool = False, size: float | None = None,
@@ -239,8 +241,6 @@ def _shared_limit(panels: Sequence[np.ndarray]) -> float:
 
 def _activity_text(latent: ad.AnnData) -> str:
     """'<k> of <d> dims active' for a latent, from its posterior means."""
-    from scbeta.metrics import active_units
-
     z = latent.obsm["X_latent"]
     return f"{active_units(z)} of {z.shape[1]} dims active"
 
