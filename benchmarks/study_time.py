@@ -22,17 +22,16 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train_speed.py
 
 import argparse  # noqa: E402
-import logging  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
 import scbeta  # noqa: E402
-from scbeta.config import enabled_datasets, expand_runs  # noqa: E402
+from scbeta.config import enabled_datasets, expand_runs, fixed_options, group_runs, training_runs  # noqa: E402
 from scbeta.simulate import simulate_counts  # noqa: E402
 from scbeta.train import default_epochs  # noqa: E402
 
@@ -42,52 +41,22 @@ TRAINING_KEYS = ("n_latent", "n_hidden", "n_layers", "dropout", "likelihood", "b
                  "kl_warmup_epochs", "capacity_share")
 
 
-class _EpochClock(logging.Handler):
-    """Wall-clock time at each epoch's log line of scbeta's training loop."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.marks = [time.perf_counter()]
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("epoch "):
-            self.marks.append(time.perf_counter())
-
-
 def seconds_per_epoch(adata, runs: list[dict], epochs: int, training: dict, device: str) -> float:  # noqa: ANN001
-    """Measured wall seconds of one epoch of the group `runs` (median after the first epoch)."""
-    logger = logging.getLogger("scbeta")
-    clock, level = _EpochClock(), logger.level
-    logger.addHandler(clock)
-    logger.setLevel(logging.INFO)
-    try:
-        scbeta.fit_many(adata, runs, epochs=epochs, device=device, **training)
-    finally:
-        logger.removeHandler(clock)
-        logger.setLevel(level)
-    laps = [b - a for a, b in zip(clock.marks, clock.marks[1:])]
-    return statistics.median(laps[1:] if len(laps) > 1 else laps)
+    """Measured wall seconds of one epoch of the group `runs` (median of the epochs after the first)."""
+    seconds = scbeta.fit_many(adata, runs, epochs=epochs, device=device, **training)[0].history["seconds"]
+    return statistics.median(seconds.iloc[1:] if len(seconds) > 1 else seconds)
 
 
 def study_groups(config: dict, group_size: int) -> list[dict]:
-    """The study's training groups: dataset, objective, the runs (as fit_many takes them)."""
-    table = expand_runs(config)
+    """The study's training groups as the workflow forms them (`scbeta.config.group_runs`): dataset,
+    objective, the shared options and the runs (as fit_many takes them)."""
+    table = group_runs(expand_runs(config), group_size)
     table = table[table["method"] == "vae"]
-    groups = []
-    for (dataset, objective), rows in table.groupby(["dataset", "objective"], sort=False):
-        by_options: dict[str, list[dict]] = {}
-        for row in rows.itertuples():
-            options = dict(row.objective_params)
-            if objective == "factorvae":
-                options["gamma"] = row.gamma
-            fixed = {k: v for k, v in options.items() if k != "gamma"}
-            by_options.setdefault(repr(sorted(fixed.items())), []).append(
-                {"objective": objective, "beta": row.beta, "c_max": row.c_max, "seed": row.seed,
-                 "objective_params": options})
-        for runs in by_options.values():
-            for start in range(0, len(runs), group_size):
-                groups.append({"dataset": dataset, "objective": objective, "runs": runs[start:start + group_size]})
-    return groups
+    return [{"dataset": dataset, "objective": rows["objective"].iloc[0],
+             "options": json.dumps(fixed_options(rows["objective"].iloc[0], rows["objective_params"].iloc[0]),
+                                   sort_keys=True),
+             "runs": training_runs(rows)}
+            for (dataset, _), rows in table.groupby(["dataset", "group"], sort=False)]
 
 
 def main() -> None:
@@ -113,9 +82,7 @@ def main() -> None:
     groups = study_groups(config, args.group_size)
     kinds: dict[tuple, list[dict]] = {}
     for group in groups:
-        key = (group["dataset"], group["objective"], len(group["runs"]),
-               repr({k: v for k, v in group["runs"][0]["objective_params"].items() if k != "gamma"}))
-        kinds.setdefault(key, []).append(group)
+        kinds.setdefault((group["dataset"], group["objective"], len(group["runs"]), group["options"]), []).append(group)
     for name in enabled_datasets(config):
         spec = config["datasets"][name]
         if spec["source"] == "simulate":
