@@ -123,9 +123,26 @@ def test_holm_and_mean_ci():
     adjusted = holm([0.2, np.nan, 0.01])
     assert np.isnan(adjusted[1]) and adjusted[[0, 2]] == pytest.approx([0.2, 0.02])
     summary = mean_ci([1.0, 2.0, np.nan, 3.0])  # NaN ignored
-    assert summary.mean == 2.0 and summary.n == 3 and summary.half_width == pytest.approx(4.302653 / np.sqrt(3))
+    assert summary.mean == 2.0 and summary.n == 3
     assert (summary.low, summary.high) == pytest.approx((2 - 4.302653 / np.sqrt(3), 2 + 4.302653 / np.sqrt(3)))
-    assert np.isnan(mean_ci([1.0]).half_width) and mean_ci([1.0]).n == 1 and mean_ci([]).n == 0
+    assert np.isnan(mean_ci([1.0]).low) and mean_ci([1.0]).n == 1 and mean_ci([]).n == 0
+
+
+@pytest.mark.parametrize("values", [[0.9, 0.99, 0.999], [0.01, 0.2, 0.001], [0.5, 0.6, 0.55], [1.0, 1.0, 0.97]])
+def test_bounded_interval_stays_in_range(values):
+    # 3 seeds near a bound: the plain t-interval leaves [0, 1]; the bounded one never does.
+    plain, bounded = mean_ci(values), mean_ci(values, bounds=(0.0, 1.0))
+    assert bounded.mean == plain.mean
+    assert 0.0 <= bounded.low < bounded.high <= 1.0
+    assert bounded.low <= max(values) and bounded.high >= min(values)
+
+
+def test_bounded_interval_matches_t_interval_in_the_middle():
+    # Far from the bounds the logit is nearly linear: the two intervals agree closely.
+    values = [0.49, 0.5, 0.51, 0.5, 0.52]
+    plain, bounded = mean_ci(values), mean_ci(values, bounds=(0.0, 1.0))
+    assert (bounded.low, bounded.high) == pytest.approx((plain.low, plain.high), abs=2e-3)
+    assert (mean_ci([0.9, 0.99, 0.999]).high > 1.0)  # the case the bounds exist for
 
 
 # --- claims on known answers ---------------------------------------------------------------------

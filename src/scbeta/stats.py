@@ -1,7 +1,9 @@
 """The statistics shared by the figures and the claims: mean with a t-based CI, Welch's t-test, Holm.
 
 Every interval in the project is computed here, so that a bar's error bar in a figure and the
-CI in `claims.md` are the same numbers.
+CI in `claims.md` are the same numbers. A metric bounded on both sides (|r|, ARI, AUROC, AP, a
+balanced accuracy) gets its interval on the logit scale of its range and mapped back
+(`bounded_interval`), so that the interval never leaves the range, however few the seeds.
 """
 from __future__ import annotations
 
@@ -16,20 +18,17 @@ CONFIDENCE = 0.95
 Direction = Literal["increase", "decrease"]
 
 
+# Values closer than this to a bound (as a share of the range) are moved to it before the logit.
+_LOGIT_MARGIN = 1e-4
+
+
 class MeanCI(NamedTuple):
-    """Mean of the finite values, the half-width of its Student-t CI (NaN below 2 values) and their number."""
+    """Mean of the finite values, the ends of its two-sided CI (NaN below 2 values) and their number."""
 
     mean: float
-    half_width: float
+    low: float
+    high: float
     n: int
-
-    @property
-    def low(self) -> float:
-        return self.mean - self.half_width
-
-    @property
-    def high(self) -> float:
-        return self.mean + self.half_width
 
 
 class WelchResult(NamedTuple):
@@ -42,16 +41,53 @@ class WelchResult(NamedTuple):
     p_opposite: float
 
 
-def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> MeanCI:
-    """Mean and Student-t two-sided `confidence` interval over the finite `values` (NaN ignored)."""
+def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float]:
+    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(x.mean() - half), float(x.mean() + half)
+
+
+def bounded_interval(x: np.ndarray, bounds: tuple[float, float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Student-t interval of `x` (at least 2 values within `bounds`) on the logit scale of `bounds`, mapped back.
+
+    The values are rescaled to [0, 1], held `_LOGIT_MARGIN` inside it and logit-transformed; the
+    t-interval of their mean there is mapped back, so both ends lie within `bounds`.
+    """
+    lo, hi = bounds
+    share = np.clip((x - lo) / (hi - lo), _LOGIT_MARGIN, 1 - _LOGIT_MARGIN)
+    logit = np.log(share / (1 - share))
+    ends = 1 / (1 + np.exp(-np.asarray(_t_interval(logit, confidence))))
+    return float(lo + ends[0] * (hi - lo)), float(lo + ends[1] * (hi - lo))
+
+
+def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE,
+            bounds: tuple[float, float] | None = None) -> MeanCI:
+    """Mean and two-sided `confidence` interval over the finite `values` (NaN ignored).
+
+    Without `bounds` (or with an infinite bound) the Student-t interval; with finite `bounds`
+    (low, high), such as a metric's range (`scbeta.registry.MetricInfo.range`), the interval of
+    `bounded_interval`, which stays within them.
+    """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:
-        return MeanCI(np.nan, np.nan, 0)
+        return MeanCI(np.nan, np.nan, np.nan, 0)
     if x.size < 2:
-        return MeanCI(float(x.mean()), np.nan, 1)
-    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    return MeanCI(float(x.mean()), float(half), int(x.size))
+        return MeanCI(float(x.mean()), np.nan, np.nan, 1)
+    if bounds is not None and np.all(np.isfinite(bounds)):
+        low, high = bounded_interval(x, bounds, confidence)
+    else:
+        low, high = _t_interval(x, confidence)
+    return MeanCI(float(x.mean()), low, high, int(x.size))
+
+
+def metric_bounds(metric: str) -> tuple[float, float] | None:
+    """The range of a registered metric where both ends are finite (its interval then stays inside), else None."""
+    from scbeta.registry import METRICS
+
+    info = METRICS.get(metric)
+    if info is None or not np.all(np.isfinite(info.range)):
+        return None
+    return info.range
 
 
 def welch_test(reference: Sequence[float], compared: Sequence[float], direction: Direction,

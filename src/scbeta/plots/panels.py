@@ -88,10 +88,11 @@ def highlight_panel(ax, coords: np.ndarray, mask, title: str, color="black", siz
 def _grouped_bars(ax, table: pd.DataFrame, x: str | None, y: str, x_order: Sequence, betas: Sequence,
                   width: float = 0.8, seeds: bool = True, bounds: tuple[float, float] = (0.0, 1.0),
                   collapsed: frozenset = frozenset()) -> bool:
-    """Bars of mean `y` per `x` (groups) and β (side by side, `beta_color`), Student-t 95 % CI over rows.
+    """Bars of mean `y` per `x` (groups) and β (side by side, `beta_color`), 95 % CI over rows
+    (`scbeta.stats.mean_ci` within the metric's `bounds`).
 
     With `x` None the groups are the β values themselves (one bar each, `x_order` ignored). Error
-    bars stop at the metric's `bounds`. Each bar's gid is `beta=<β:g>`; the seeds behind a bar are
+    bars lie within `bounds` by construction, not by clipping. Each bar's gid is `beta=<β:g>`; the seeds behind a bar are
     drawn as small dots when `seeds`. A bar with a run in `collapsed` is hatched; returns whether
     any is.
     """
@@ -108,7 +109,7 @@ def _grouped_bars(ax, table: pd.DataFrame, x: str | None, y: str, x_order: Seque
     any_hatched = False
     for i, offset, bar_width, beta, selected in cells:
         values = table.loc[selected, y].to_numpy(dtype=float)
-        mean, half, n = mean_ci(values)
+        mean, low, high, n = mean_ci(values, bounds=bounds)
         if n == 0:
             continue
         position = i + offset
@@ -120,8 +121,7 @@ def _grouped_bars(ax, table: pd.DataFrame, x: str | None, y: str, x_order: Seque
         bars = ax.bar(position, mean, width=bar_width, color=color, linewidth=0,
                       hatch=COLLAPSED_HATCH if hatched else None, edgecolor="white" if luminance < 0.4 else "black")
         bars.patches[0].set_gid(f"beta={beta:g}")
-        if np.isfinite(half):
-            low, high = max(mean - half, bounds[0]), min(mean + half, bounds[1])
+        if np.isfinite(low):
             ax.errorbar(position, mean, yerr=[[mean - low], [high - mean]], color="black", linewidth=0.7,
                         capsize=1.5, capthick=0.7)
         if seeds and n > 1:

@@ -42,7 +42,6 @@ AGGREGATE_METRICS = (*metrics_of("disentanglement"), "best_ari", "best_nmi")
 NEGATIVE_SCORES = {"dci_informativeness": ("*", "DCI informativeness is 1 − error (the test R² of predicting a "
                                                 "factor): below 0 the latent predicts it worse than its mean"),
                    "best_ari": ("†", "ARI below 0: less agreement with the cell types than chance")}
-UNIT_INTERVAL_METRICS = frozenset(AGGREGATE_METRICS) - set(NEGATIVE_SCORES)
 METRIC_LABELS = {name: info.label for name, info in METRICS.items()}
 
 

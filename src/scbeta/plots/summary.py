@@ -12,9 +12,9 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from scbeta.plots.panels import _clean, _is_vae, _label_order, _run_values, _with_labels, method_style
 from scbeta.plots.style import (AGGREGATE_METRICS, BASELINE_COLOR, BASELINE_LABELS, CI_LABEL, FONT_SIZE,
-                                METRIC_LABELS, NEGATIVE_SCORES, UNIT_INTERVAL_METRICS, _style, beta_color)
+                                METRIC_LABELS, NEGATIVE_SCORES, _style, beta_color)
 from scbeta.registry import OBJECTIVES
-from scbeta.stats import mean_ci
+from scbeta.stats import mean_ci, metric_bounds
 
 def _tradeoff_axes_spec(table: pd.DataFrame, stimulation: str, simulated_metric: str) -> list[tuple]:
     """(metric, factor, aggregation, y label, short name for the title) of each panel of one dataset in
@@ -127,16 +127,13 @@ def _metric_against_weight(ax, rows: pd.DataFrame, metric: str, labels: Sequence
             ax.axhline(group["value"].mean(), color=color, linestyle=line, linewidth=0.9, zorder=1,
                        gid=f"baseline={label}")
             continue
-        summary = pd.DataFrame([(x, *mean_ci(g["value"])) for x, g in group.groupby("x") if x > 0],
-                               columns=["x", "mean", "half", "n"])
+        summary = pd.DataFrame([(x, *mean_ci(g["value"], bounds=metric_bounds(metric)))
+                                for x, g in group.groupby("x") if x > 0], columns=["x", "mean", "low", "high", "n"])
         if summary.empty:
             continue
         ax.plot(summary["x"], summary["mean"], color=color, linestyle=line, marker=marker, markersize=3,
                 zorder=3, gid=f"method={label}")
-        half = summary["half"].fillna(0.0)
-        low, high = summary["mean"] - half, summary["mean"] + half
-        if metric in UNIT_INTERVAL_METRICS:  # the band stops at the metric's range
-            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+        low, high = summary["low"].fillna(summary["mean"]), summary["high"].fillna(summary["mean"])
         ax.fill_between(summary["x"], low, high, color=color, alpha=0.15, linewidth=0, zorder=2)
     if metric in NEGATIVE_SCORES and (rows["value"] < 0).any():
         ax.axhline(0.0, color="0.3", linewidth=0.5, zorder=1)
