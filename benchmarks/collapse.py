@@ -43,9 +43,8 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
+from _common import config_simulation  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = {"n_cells": 2000, "n_genes": 500, "epochs": 100, "n_hidden": 64, "kl_warmup_epochs": 25}
 DEFAULT = {"n_cells": 5000, "n_genes": 2000, "epochs": 400, "n_hidden": 128, "kl_warmup_epochs": 400}
 # Candidate quick studies, KL warm-up over all of training as at the default size.
@@ -86,12 +85,6 @@ FULL_GRID = tuple((objective, beta, c_max) for objective, c_max in (("beta", 0.0
                   for beta in (1.0, 10.0, 30.0, 50.0))
 
 
-def simulator_params() -> dict[str, Any]:
-    """The simulated dataset's parameters from config.yaml (cells and genes are set per setting)."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return dict(config["datasets"]["simulated"]["simulate"])
-
-
 def model_row(setting: str, objective: str, beta: float, c_max: float, seed: int, model: Any, adata: Any,
               seconds: float) -> dict[str, Any]:
     """The table's row of one trained model."""
@@ -116,7 +109,7 @@ def simulate_setting(setting: str) -> Any:
     from scbeta.simulate import simulate_counts
 
     size = SETTINGS[setting]
-    return simulate_counts(**{**simulator_params(), "n_cells": size["n_cells"], "n_genes": size["n_genes"]})
+    return simulate_counts(**{**config_simulation(), "n_cells": size["n_cells"], "n_genes": size["n_genes"]})
 
 
 def fit_setting(adata: Any, size: dict[str, int], runs: list[dict[str, Any]], device: str) -> list[Any]:

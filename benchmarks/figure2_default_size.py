@@ -30,12 +30,11 @@ import yaml
 import scbeta
 from scbeta import programs as gp
 from scbeta.baselines import fit_baseline_with_loadings
+from scbeta.config import training_keywords
 from scbeta.metrics import active_units, max_abs_corr
 from scbeta.simulate import simulate_counts
 
 REPO = Path(__file__).resolve().parents[1]
-TRAINING_KEYS = ("n_latent", "n_hidden", "n_layers", "dropout", "likelihood", "epochs", "batch_size", "lr",
-                 "kl_warmup_epochs", "capacity_share", "checkpoint_every")
 
 
 def recovery_columns(program_scores: np.ndarray, dims: pd.Series, var: pd.DataFrame) -> dict[str, dict]:
@@ -67,7 +66,7 @@ def main() -> None:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     program_settings = {key: config["programs"][key] for key in ("span", "n_cells", "seed")}
     spec = config["datasets"]["simulated"]
-    training = {key: config["training"][key] for key in TRAINING_KEYS}
+    training = {**training_keywords(config), "device": args.device, "cuda_graph": args.cuda_graph}
     if args.epochs is not None:
         training["epochs"] = args.epochs
     adata = simulate_counts(**spec["simulate"])
@@ -80,7 +79,7 @@ def main() -> None:
             for beta in entry["beta"] for c_max in entry.get("c_max", [0.0]) for seed in args.seeds]
     rows = []
     seed = args.seeds[0]  # PCA barely depends on its seed (ARPACK's start vector): one fit
-    z, loadings = fit_baseline_with_loadings("pca", adata.X, training["n_latent"], seed)
+    z, loadings, _ = fit_baseline_with_loadings("pca", adata.X, training["n_latent"], seed)
     corr, active = max_abs_corr(z, factors), active_units(z)
     recovered = recovery_columns(loadings.T, corr["dim"], adata.var)
     for factor, r in corr.iterrows():
@@ -91,7 +90,7 @@ def main() -> None:
         for start in range(0, len(mine), args.group_size):
             group = mine[start:start + args.group_size]
             tic = time.perf_counter()
-            models = scbeta.fit_many(adata, group, device=args.device, cuda_graph=args.cuda_graph, **training)
+            models = scbeta.fit_many(adata, group, **training)
             seconds = time.perf_counter() - tic
             print(f"{objective}: {len(group)} models × {training['epochs'] or 'default'} epochs in {seconds:.1f} s",
                   flush=True)

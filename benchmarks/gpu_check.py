@@ -23,7 +23,7 @@ import traceback
 import torch
 
 import scbeta
-from scbeta.simulate import simulate_counts
+from _common import simulated_counts
 
 SMALL = {"n_hidden": 64, "batch_size": 128, "kl_warmup_epochs": 0}
 RUNS = {
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--speed-models", type=int, nargs="+", default=[1, 8, 16])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, scbeta {scbeta.__version__}, {torch.cuda.get_device_name()}", flush=True)
-    adata = simulate_counts(2000, 500, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0, de_scale=1.0, seed=0)
+    adata = simulated_counts(2000, 500)
     for objective, runs in RUNS.items():
         try:
             cpu = final_losses(adata, runs, args.epochs, "cpu")
@@ -70,8 +70,7 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - report and go on to the next check
             print(f"{objective}: FAILED\n{traceback.format_exc()}", flush=True)
     n_cells = 4000
-    adata = simulate_counts(n_cells, 2000, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0, de_scale=1.0,
-                            seed=0)
+    adata = simulated_counts(n_cells, 2000)
     steps = math.ceil(n_cells / 128)
     for n_models in args.speed_models:
         for cuda_graph in (True, False):

@@ -18,9 +18,7 @@ import scbeta
 from scbeta.baselines import fit_baseline_with_loadings
 from scbeta.programs import recovery
 from scbeta.simulate import factor_names, simulate_counts
-
-SIMULATION = {"lib_loc": 8.0, "lib_scale": 0.4, "de_prob": 0.025, "de_down_prob": 0.0, "de_loc": 1.0,
-              "de_scale": 1.0, "activity_gene_prob": 0.025, "activity_scale": 1.0}
+from _common import config_simulation
 
 
 def median_seconds(step, repeats: int) -> tuple[float, object]:
@@ -41,7 +39,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    adata = simulate_counts(args.cells, args.genes, seed=0, **SIMULATION)
+    adata = simulate_counts(**{**config_simulation(), "n_cells": args.cells, "n_genes": args.genes})
     model = scbeta.fit(adata, epochs=args.epochs, seed=0, device="cpu")
     seconds, programs = median_seconds(lambda: scbeta.tl.gene_programs(model, adata, n_cells=500, seed=0),
                                        args.repeats)

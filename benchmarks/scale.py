@@ -40,12 +40,10 @@ def _peak_gib() -> float:
 
 def simulate(n_cells: int, folder: Path) -> dict:
     import numpy as np
-
-    from scbeta.simulate import simulate_counts
+    from _common import simulated_counts
 
     tic = time.perf_counter()
-    counts = simulate_counts(n_cells, N_GENES, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0,
-                             de_scale=1.0, seed=0).X
+    counts = simulated_counts(n_cells, N_GENES).X
     seconds = time.perf_counter() - tic
     for name in ("data", "indices", "indptr"):
         np.save(folder / f"{name}.npy", getattr(counts, name))

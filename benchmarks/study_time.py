@@ -31,19 +31,24 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 import scbeta  # noqa: E402
-from scbeta.config import enabled_datasets, expand_runs, fixed_options, group_runs, training_runs  # noqa: E402
-from scbeta.simulate import simulate_counts  # noqa: E402
+from scbeta.config import (  # noqa: E402
+    enabled_datasets,
+    expand_runs,
+    fixed_options,
+    group_runs,
+    training_keywords,
+    training_runs,
+)
 from scbeta.train import default_epochs  # noqa: E402
+from _common import simulated_counts  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ASSUMED_CELLS = 25_000  # a real dataset's size when neither --cells nor max_cells gives it (Kang et al.: ~25,000)
-TRAINING_KEYS = ("n_latent", "n_hidden", "n_layers", "dropout", "likelihood", "batch_size", "lr",
-                 "kl_warmup_epochs", "capacity_share")
 
 
 def seconds_per_epoch(adata, runs: list[dict], epochs: int, training: dict, device: str) -> float:  # noqa: ANN001
     """Measured wall seconds of one epoch of the group `runs` (median of the epochs after the first)."""
-    seconds = scbeta.fit_many(adata, runs, epochs=epochs, device=device, **training)[0].history["seconds"]
+    seconds = scbeta.fit_many(adata, runs, **{**training, "epochs": epochs, "device": device})[0].history["seconds"]
     return statistics.median(seconds.iloc[1:] if len(seconds) > 1 else seconds)
 
 
@@ -72,7 +77,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.configfile.read_text())
     given_cells = {name: int(n) for name, n in (item.split("=") for item in args.cells)}
-    training = {k: v for k, v in config["training"].items() if k in TRAINING_KEYS}
+    training = training_keywords(config)
 
     print(f"torch {torch.__version__}, scbeta {scbeta.__version__}, device {args.device}, {args.threads} threads, "
           f"groups of at most {args.group_size}, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -98,8 +103,7 @@ def main() -> None:
                 n_cells, cells_label = ASSUMED_CELLS, "assumed, not measured; give --cells"
         epochs = config["training"].get("epochs") or default_epochs(n_cells)
         measure_cells = min(n_cells, args.max_cells)
-        adata = simulate_counts(measure_cells, n_genes, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0,
-                                de_scale=1.0, seed=0)
+        adata = simulated_counts(measure_cells, n_genes)
         for key, same in kinds.items():
             if key[0] != name:
                 continue

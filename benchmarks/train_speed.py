@@ -45,19 +45,14 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
 import scbeta  # noqa: E402
-from scbeta.module import VAE  # noqa: E402
-from scbeta.simulate import simulate_counts  # noqa: E402
+from scbeta.module import VAE, StackedVAE  # noqa: E402
 from scbeta.train import CountStore  # noqa: E402
+from _common import simulated_counts  # noqa: E402
 
 THREADS = 2
 ARCH = {"n_hidden": 128, "n_latent": 10, "n_layers": 1}
 DROPOUT, BATCH, LR, WARMUP = 0.1, 128, 1e-3, 400
 N_GENES = 2000
-
-
-def simulate(n_cells: int) -> ad.AnnData:
-    return simulate_counts(n_cells, N_GENES, lib_loc=8.0, lib_scale=0.4, de_prob=0.025, de_loc=1.0,
-                           de_scale=1.0, seed=0)
 
 
 class _EpochClock(logging.Handler):
@@ -91,13 +86,15 @@ def run_scbeta_many(adata: ad.AnnData, epochs: int, likelihood: str, n_models: i
 
 
 def _neg_elbo(model: scbeta.Model, adata: ad.AnnData) -> float:
-    """−ELBO per cell (nats) in eval mode, one posterior sample per cell."""
+    """−ELBO per cell (nats) in eval mode, one posterior sample per cell, through the training step's
+    forward pass (the model as a stack of one)."""
     store = CountStore(adata.X, model.device)
-    torch.manual_seed(1)
+    module = StackedVAE([model.module]).eval()
+    generators = [torch.Generator(model.device).manual_seed(1)]
     total = 0.0
     with torch.no_grad():
         for idx in torch.arange(store.n_cells, device=model.device).split(BATCH):
-            out = model.module(store.batch(idx))
+            out = module(store.batch(idx[None]), generators)
             total += float((out.recon + out.kl).sum())
     return total / store.n_cells
 
@@ -155,7 +152,7 @@ class _DensePasses(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         out = func(*args, **(kwargs or {}))
-        if not func.is_view and func.overloadpacket.__name__ not in ("mm", "addmm") and any(
+        if not func.is_view and func.overloadpacket.__name__ not in ("mm", "addmm", "bmm", "baddbmm") and any(
                 isinstance(t, torch.Tensor) and t.numel() == self.numel for t in tree_flatten(out)[0]):
             self.count += 1
         return out
@@ -164,12 +161,12 @@ class _DensePasses(TorchDispatchMode):
 def dense_passes_per_step(likelihood: str) -> int:
     """Elementwise passes over cells × genes in one scbeta training step (forward and backward)."""
     cells = 100  # not 128: 128 × 2000 is also the size of a decoder weight, which Adam updates
-    adata = simulate_counts(cells, N_GENES, lib_loc=8.0, lib_scale=0.4, seed=0)
-    module = VAE(N_GENES, dropout=DROPOUT, likelihood=likelihood, **ARCH)
-    batch = CountStore(adata.X, torch.device("cpu")).batch(torch.arange(cells))
+    adata = simulated_counts(cells, N_GENES)
+    module = StackedVAE([VAE(N_GENES, dropout=DROPOUT, likelihood=likelihood, **ARCH)])
+    batch = CountStore(adata.X, torch.device("cpu")).batch(torch.arange(cells)[None])
     counter = _DensePasses(cells * N_GENES)
     with counter:
-        out = module(batch)
+        out = module(batch, [torch.Generator().manual_seed(0)])
         (out.recon + out.kl).mean().backward()
     return counter.count
 
@@ -234,7 +231,7 @@ def main() -> None:
         print(f"{'cells':>7}  {'tool':<10} {'K':>3} {'s/epoch':>8} {'s/model-epoch':>14} {'CPU s/model-epoch':>18} "
               f"{'-ELBO/cell':>11}")
         for n_cells in args.cells:
-            adata = simulate(n_cells)
+            adata = simulated_counts(n_cells, N_GENES)
             for n_models in args.models:
                 wall, cpu, elbo = run_scbeta_many(adata, args.epochs, args.likelihood, n_models, args.device)
                 print(f"{n_cells:>7}  {'scbeta':<10} {n_models:>3} {wall:>8.2f} {wall / n_models:>14.3f} "
@@ -250,7 +247,7 @@ def main() -> None:
           f"{passes} elementwise passes over batch × genes per scbeta step")
     print(f"{'cells':>7}  {'tool':<10} {'s/epoch':>8} {'CPU s':>7} {'ratio':>6} {'-ELBO/cell':>11}")
     for n_cells in args.cells:
-        adata = simulate(n_cells)
+        adata = simulated_counts(n_cells, N_GENES)
         ours, ours_cpu, ours_elbo = run_scbeta_many(adata, args.epochs, args.likelihood, 1, "cpu")  # = scbeta.fit
         print(f"{n_cells:>7}  {'scbeta':<10} {ours:>8.2f} {ours_cpu:>7.2f} {1:>6.2f} {ours_elbo:>11.2f}", flush=True)
         if with_scvi:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from scbeta.metrics import active_units, kl_per_dim, latent_activity
-from scbeta.pipeline import activity_rows, collapse_table
+from scbeta.pipeline.evaluate import activity_rows, collapse_table
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import yaml
 
 import scbeta
 from geo_fixture import write_geo_layout
-from scbeta import pipeline, plots
+from scbeta import plots
 from scbeta._io import atomic_path, read_tsv, remove_stale_parts, write_tsv
 from scbeta.config import (
     ConfigError,
@@ -24,11 +24,15 @@ from scbeta.config import (
     check_figures,
     coerce_numbers,
     expand_runs,
+    group_runs,
     load_config_file,
     validate,
 )
 from scbeta.data import SourceFileError, read_kang2018
 from scbeta.download import MANIFEST_NAME, IntegrityError, fetch_kang2018, read_manifest
+from scbeta.metrics import active_units, latent_activity
+from scbeta.pipeline import evaluate
+from scbeta.pipeline import data as data_steps
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -69,6 +73,23 @@ def test_a_string_that_is_no_number_is_still_refused(config, text):
     assert config["training"]["device"] == "cpu"
 
 
+def test_a_whole_float_for_an_integer_key_is_that_integer(config):
+    config["training"]["models_per_job"] = 2.0
+    config["seeds"] = [0.0, 1]
+    config["training"]["lr"] = 1.0  # a number key keeps its float
+    coerce_numbers(config, SCHEMA)
+    validate(config, SCHEMA)
+    assert config["training"]["models_per_job"] == 2 and isinstance(config["training"]["models_per_job"], int)
+    assert [type(seed) for seed in config["seeds"]] == [int, int] and isinstance(config["training"]["lr"], float)
+    runs = group_runs(expand_runs(config), config["training"]["models_per_job"])
+    assert runs[runs["group"] != ""].groupby(["dataset", "group"]).size().max() == 2
+    config["training"]["models_per_job"] = 2.5
+    coerce_numbers(config, SCHEMA)
+    with pytest.raises(ConfigError) as error:
+        validate(config, SCHEMA)
+    assert _one_line(error) == "config key training.models_per_job = 2.5: 2.5 is not of type 'integer'"
+
+
 def test_n_latent_larger_than_the_simulated_genes_is_refused(config):
     config["training"]["n_latent"] = 80
     config["datasets"]["simulated"]["simulate"]["n_genes"] = 60
@@ -102,12 +123,13 @@ def test_figure_beta_outside_the_sweep_is_refused(config):
     runs = expand_runs(config)
     with pytest.raises(ConfigError) as error:
         check_figures(config, runs, "simulated", [])
-    assert _one_line(error) == ("config key figures.figure2_betas: β 1, 10 not in the β-VAE sweep of dataset "
-                                "'simulated' (β: 2); choose values from that sweep")
-    config["figures"]["figure2_betas"] = [2]
+    assert _one_line(error) == ("config key datasets.simulated.figure_betas: β 1, 10 not in the β-VAE sweep of "
+                                "dataset 'simulated' (β: 2); choose values from that sweep")
+    config["datasets"]["simulated"]["figure_betas"] = [2]
     check_figures(config, runs, "simulated", [])
+    config["datasets"]["pbmc"] = {**config["datasets"]["simulated"], "figure_betas": [1]}
     pbmc = runs[runs["dataset"] == "simulated"].assign(dataset="pbmc")
-    with pytest.raises(ConfigError, match=r"figures\.figure3_betas: β 1 not in the β-VAE sweep of dataset "
+    with pytest.raises(ConfigError, match=r"datasets\.pbmc\.figure_betas: β 1 not in the β-VAE sweep of dataset "
                                           r"'pbmc' \(β: 2\)"):
         check_figures(config, pbmc, None, ["pbmc"])
 
@@ -126,6 +148,16 @@ def test_one_simulated_identity_is_refused(config):
     with pytest.raises(ConfigError, match=r"datasets\.simulated\.simulate\.n_identities = 1: the identity scores "
                                           r"need at least 2 identities"):
         check_datasets(config)
+
+
+def test_gene_set_for_a_simulated_program_is_refused(config):
+    config["datasets"]["simulated"]["gene_sets"] = {
+        "activity_00": {"path": "workflow/resources/ifn_genes.txt", "source": "MSigDB"}}
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError) as error:
+        check_datasets(config)
+    assert _one_line(error) == ("config key datasets.simulated.gene_sets.activity_00: a simulated program is scored "
+                                "against the genes the simulator made it with, not a gene set; remove this entry")
 
 
 def _user_config(config, path, factors, identity="identity"):
@@ -173,6 +205,15 @@ def test_n_latent_larger_than_the_genes_of_a_users_h5ad_is_refused(config, small
     with pytest.raises(ConfigError, match=rf"n_latent = 151: dataset 'mine' has only 150 genes \(the genes of "
                                           rf"{tmp_path / 'mine.h5ad'}\)"):
         check_datasets(config)
+
+
+def test_an_empty_users_h5ad_is_named_empty_before_its_labels_are_checked(config, small_counts, tmp_path):
+    path = tmp_path / "mine.h5ad"
+    small_counts[:0].copy().write_h5ad(path)
+    _user_config(config, path, ["activity_00"])
+    with pytest.raises(ValueError) as error:
+        check_datasets(config)
+    assert _one_line(error) == f"dataset 'mine' ({path}): the count matrix is empty (0 cells × 150 genes)"
 
 
 def test_broken_yaml_names_the_file_line_and_column(tmp_path):
@@ -276,12 +317,31 @@ def test_failed_parse_forgets_the_copy_so_a_fixed_source_just_works(flat, tmp_pa
     files = [str(dest / name) for name in read_manifest(dest / MANIFEST_NAME)]
     counts = tmp_path / "counts.h5ad"
     with pytest.raises(SourceFileError, match="Missing banner"):
-        pipeline.prepare_kang2018(files=files, counts=str(counts), n_top_genes=30)
+        data_steps.prepare_kang2018(files=files, counts=str(counts), n_top_genes=30)
     assert not (dest / MATRIX).exists() and MATRIX not in read_manifest(dest / MANIFEST_NAME)
     flat.files[MATRIX].write_bytes(good)
     fetch_kang2018(dest, local_dir=flat.root)
-    pipeline.prepare_kang2018(files=files, counts=str(counts), n_top_genes=30)
+    data_steps.prepare_kang2018(files=files, counts=str(counts), n_top_genes=30)
     assert ad.read_h5ad(counts).n_vars == 30
+
+
+def test_local_dir_missing_a_file_or_absent_is_refused_at_parse_time(config, flat, tmp_path):
+    config["datasets"]["simulated"]["enabled"] = False
+    kang = config["datasets"]["kang2018"]
+    kang["local_dir"] = str(flat.root)
+    check_datasets(config)
+    flat.files[MATRIX].unlink()
+    with pytest.raises(ConfigError) as error:
+        check_datasets(config)
+    assert _one_line(error) == (f"config key datasets.kang2018.local_dir = {str(flat.root)!r}: {flat.root / MATRIX} "
+                                "not found; the folder must hold all six GEO files of GSE96583 batch 2, or set "
+                                "local_dir: null to download them")
+    kang["local_dir"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError) as error:
+        check_datasets(config)
+    assert _one_line(error) == (f"config key datasets.kang2018.local_dir = {str(tmp_path / 'nowhere')!r}: the folder "
+                                "does not exist; give a folder holding the six GEO files of GSE96583 batch 2, or null "
+                                "to download them")
 
 
 # --- interrupted writes --------------------------------------------------------------------------
@@ -318,12 +378,23 @@ def _latent_of(small_counts):
 def test_declared_categorical_integer_factor_has_no_correlation(small_counts):
     latent = _latent_of(small_counts)
     latent.obs["donor"] = np.resize(np.array([3, 5, 9]), latent.n_obs)
-    inferred = pipeline.score_latent(latent, ["donor", "activity_00"], resolutions=(1.0,), neighbors_method="gauss")
+    inferred = evaluate.score_latent(latent, ["donor", "activity_00"], resolutions=(1.0,), neighbors_method="gauss")
     assert "donor" in set(inferred.loc[inferred["metric"] == "max_abs_corr", "factor"])
-    declared = pipeline.score_latent(latent, ["donor", "activity_00"], resolutions=(1.0,), neighbors_method="gauss",
+    declared = evaluate.score_latent(latent, ["donor", "activity_00"], resolutions=(1.0,), neighbors_method="gauss",
                                      factor_types={"donor": "categorical"})
     assert set(declared.loc[declared["metric"] == "max_abs_corr", "factor"]) == {"activity_00"}
     assert np.isfinite(declared["value"]).all()
+
+
+def test_a_latent_holding_nan_names_the_dimension_instead_of_counting_it_collapsed():
+    latent = np.random.default_rng(0).normal(size=(50, 4))
+    assert active_units(latent) == 4
+    latent[7, 2] = np.nan
+    for measure in (active_units, latent_activity):
+        with pytest.raises(ValueError) as error:
+            measure(latent)
+        assert _one_line(error) == ("z_mean: dimension 2 holds NaN in 1 of 50 cells; a latent that is not finite "
+                                    "cannot be judged active or collapsed")
 
 
 def test_figure3_with_only_categorical_factors_draws_the_rest(tmp_path):
@@ -350,7 +421,7 @@ def test_metric_table_records_the_config_it_came_from(tmp_path):
     write_tsv(pd.DataFrame({"run": ["a"], "metric": ["max_abs_corr"], "factor": ["x"], "dim": [0], "value": [0.5]}),
               runs)
     settings = {"dataset": "mine", "training": {"n_latent": 10}, "evaluation": {"correlation": "pearson"}}
-    pipeline.collect(scores=[str(runs)], table=str(tmp_path / "all.tsv"),
+    evaluate.collect(scores=[str(runs)], table=str(tmp_path / "all.tsv"),
                      max_abs_corr_table=str(tmp_path / "corr.tsv"), collapse=str(tmp_path / "collapse.tsv"),
                      settings=copy.deepcopy(settings))
     first = (tmp_path / "all.tsv").read_text().splitlines()[0]

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import scanpy as sc
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
-from scbeta.baselines import METHODS, fit_baseline, log_normalise
+from scbeta.baselines import METHODS, fit_baseline, fit_baseline_with_loadings, log_normalise
 
 N_CELLS, N_GENES = 600, 200
 
@@ -66,3 +67,18 @@ def test_components_span_the_planted_factor(planted: tuple[sp.csr_matrix, np.nda
 def test_unknown_method_names_the_allowed_ones(planted: tuple[sp.csr_matrix, np.ndarray]) -> None:
     with pytest.raises(ValueError, match="pca, ica, nmf"):
         fit_baseline("umap", planted[0], n_components=2, seed=0)
+
+
+@pytest.mark.parametrize("method", ["ica", "nmf"])
+def test_a_fit_stopped_at_one_iteration_says_it_did_not_converge(planted: tuple[sp.csr_matrix, np.ndarray],
+                                                                 method: str, recwarn: pytest.WarningsRecorder) -> None:
+    stopped = fit_baseline_with_loadings(method, planted[0], n_components=3, seed=0, max_iter=1)
+    assert not stopped.converged
+    assert fit_baseline_with_loadings(method, planted[0], n_components=3, seed=0).converged
+    # The flag replaces scikit-learn's warning line.
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_pca_always_converges(planted: tuple[sp.csr_matrix, np.ndarray]) -> None:
+    fit = fit_baseline_with_loadings("pca", planted[0], n_components=3, seed=0, max_iter=1)
+    assert fit.converged and fit.embedding.shape == (N_CELLS, 3) and fit.loadings.shape == (N_GENES, 3)

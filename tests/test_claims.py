@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from scbeta.claims import (COLUMNS, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, claim_verdict, claims_html,
-                           claims_markdown, claims_summary_rst, evaluate_claims, verdict)
+from scbeta.claims import (COLUMNS, COMPARISONS, DEPENDS, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, STANDS,
+                           claim_verdict, claims_html, claims_markdown, claims_summary_rst, decide, evaluate_claims,
+                           seed_subsets, stability, verdict, verdict_text)
 from scbeta.stats import holm, mean_ci, welch_test
 
 SIM_FACTORS = [f"identity_{i:02d}" for i in range(5)] + ["activity_00"]
@@ -137,6 +138,15 @@ def test_bounded_interval_stays_in_range(values):
     assert bounded.low <= max(values) and bounded.high >= min(values)
 
 
+@pytest.mark.parametrize("values, bounds", [([0.95, 0.99, 0.999], (-np.inf, 1.0)), ([0.01, 0.2, 0.001], (0.0, np.inf)),
+                                            ([-0.5, 0.9, 0.99], (-np.inf, 1.0))])
+def test_one_sided_range_keeps_its_finite_end(values, bounds):
+    # DCI informativeness is at most 1 but has no lower bound: the interval stops short of 1 only.
+    interval = mean_ci(values, bounds=bounds)
+    assert bounds[0] <= interval.low < interval.high <= bounds[1]
+    assert interval.low <= max(values) and interval.high >= min(values)
+
+
 def test_bounded_interval_matches_t_interval_in_the_middle():
     # Far from the bounds the logit is nearly linear: the two intervals agree closely.
     values = [0.49, 0.5, 0.51, 0.5, 0.52]
@@ -244,24 +254,88 @@ def test_write_claims_reads_tables_and_writes_report(tmp_path):
     assert set(table["comparison"].astype(str)) == {"1a", "1b", "1c", "2a", "2b", "3"}
 
 
-def test_collapsed_models_are_counted_and_named_in_the_verdict():
-    # β ≥ 10 collapsed (no active dimension) in every seed; β = 1 uses 8 dimensions.
+def test_collapsed_models_are_counted_and_their_alignment_marked_not_interpretable():
+    # β ≥ 10 collapsed (fewer than 2 active dimensions) in every seed; β = 1 uses 8 dimensions.
     active = {1.0: 8.0, 10.0: 0.0, 30.0: 1.0, 50.0: 0.0}
     falling = dict(zip(SIM_BETAS, (0.60, 0.20, 0.15, 0.12)))
     result = evaluate_claims(simulated_table(falling, active=active), None)
     one_a = result[result["comparison"] == "1a"].set_index("beta")
     assert one_a.loc[1.0, "active_units"] == 8.0 and one_a.loc[1.0, "n_collapsed"] == 0
     assert one_a.loc[10.0, "active_units"] == 0.0 and one_a.loc[10.0, "n_collapsed"] == 5
-    assert verdicts(result)["1a"] == NOT_REPRODUCED
-    note = one_a["collapsed"].iloc[0]
-    assert note.startswith("rests on collapsed models") and "β = 10 (5 of 5 seeds)" in note and "β = 1 " not in note
+    assert list(one_a["level_collapsed"]) == [False, True, True, True]
     text = claims_markdown(result)
     assert "| 1 | 0 | 5 | 8.0 (0) |" in text and "| 10 | 0 | 5 | 0.0 (5) |" in text
-    assert "**Verdict: not reproduced** — rests on collapsed models" in text
-    assert "| 1 | 1a. Alignment with the simulated factors rises with β (β-VAE, C_max = 0) | not reproduced " \
-           "(rests on collapsed models) |" in text
-    healthy = evaluate_claims(simulated_table(RISING_SIM, active=dict.fromkeys(SIM_BETAS, 9.0)), None)
-    assert set(healthy["collapsed"]) == {""}
+    beta10 = next(line for line in text.splitlines() if line.startswith("| 10 | 0 | 5 | 0.0 (5) |"))
+    assert "not interpretable (collapsed)" in beta10
+    beta1 = next(line for line in text.splitlines() if line.startswith("| 1 | 0 | 5 | 8.0 (0) |"))
+    assert "not interpretable" not in beta1
+
+
+def _one_a(means: dict[float, float], active: dict[float, float]) -> pd.Series:
+    result = evaluate_claims(simulated_table(means, active=active), None)
+    return result[result["comparison"] == "1a"].iloc[0]
+
+
+COLLAPSED_ABOVE_10 = {1.0: 9.0, 10.0: 6.0, 30.0: 0.0, 50.0: 0.0}
+
+
+def test_no_collapsed_level_adds_no_qualifier():
+    row = _one_a(RISING_SIM, dict.fromkeys(SIM_BETAS, 9.0))
+    assert (row["verdict"], row["collapse"], row["without_collapsed"]) == (REPRODUCED, "", "")
+    assert "collapsed" not in verdict_text(pd.DataFrame([row]), COMPARISONS[0], short=True)
+
+
+def test_verdict_that_stands_without_collapsed_levels_names_them():
+    # β = 10 (healthy) rises clearly; the collapsed β = 30 and 50 rise too, but the verdict does not need them.
+    row = _one_a(dict(zip(SIM_BETAS, (0.45, 0.60, 0.58, 0.57))), COLLAPSED_ABOVE_10)
+    assert (row["verdict"], row["collapse"], row["without_collapsed"]) == (REPRODUCED, STANDS, REPRODUCED)
+    result = evaluate_claims(simulated_table(dict(zip(SIM_BETAS, (0.45, 0.60, 0.58, 0.57))),
+                                             active=COLLAPSED_ABOVE_10), None)
+    text = claims_markdown(result)
+    assert "| reproduced (stands without the levels set aside as collapsed: β = 30, 50) |" in text
+    assert "depends on collapsed" not in text.split("## Claim 1")[1].split("### 1b.")[0]
+
+
+def test_verdict_against_the_claim_stands_although_collapsed_levels_argue_for_it():
+    # The deciding level β = 10 falls significantly; the collapsed levels rise. Leaving them out changes nothing.
+    row = _one_a(dict(zip(SIM_BETAS, (0.45, 0.40, 0.60, 0.60))), COLLAPSED_ABOVE_10)
+    assert (row["verdict"], row["collapse"]) == (NOT_REPRODUCED, STANDS)
+
+
+def test_verdict_that_rests_on_collapsed_levels_says_it_depends_on_them():
+    # Only the collapsed β = 30 and 50 rise; the healthy β = 10 is flat.
+    means = dict(zip(SIM_BETAS, (0.45, 0.45, 0.60, 0.62)))
+    row = _one_a(means, COLLAPSED_ABOVE_10)
+    assert (row["verdict"], row["collapse"], row["without_collapsed"]) == (REPRODUCED, DEPENDS, NOT_REPRODUCED)
+    text = claims_markdown(evaluate_claims(simulated_table(means, active=COLLAPSED_ABOVE_10), None))
+    assert "| reproduced (depends on collapsed models: without β = 30, 50, not reproduced) |" in text
+
+
+def test_decide_redoes_holm_over_the_levels_left():
+    # Two levels at p = 0.03: with both, Holm gives 0.06 (not significant); the level left alone is significant.
+    assert decide([3, 3], [3, 3], [0.03, 0.03], [0.97, 0.97], [False, False]).verdict == NOT_REPRODUCED
+    decision = decide([3, 3], [3, 3], [0.03, 0.03], [0.97, 0.97], [False, True])
+    assert (decision.verdict, decision.without_collapsed, decision.collapse) == (NOT_REPRODUCED, REPRODUCED, DEPENDS)
+    every = decide([3], [3], [0.001], [0.999], [True])
+    assert every.collapse == DEPENDS and every.without_collapsed.startswith("not evaluated")
+
+
+def test_stability_counts_seed_subsets_that_agree():
+    assert seed_subsets(range(3)) == [] and len(seed_subsets(range(5))) == 10 and len(seed_subsets(range(4))) == 4
+    drawn = seed_subsets(range(20))  # C(20, 3) = 1140 subsets: a fixed draw of 200 distinct ones
+    assert len(drawn) == len(set(drawn)) == 200 and drawn == seed_subsets(range(20))
+    clear = evaluate_claims(simulated_table(RISING_SIM, seeds=range(5)), None)
+    one_a = clear[clear["comparison"] == "1a"].iloc[0]
+    assert one_a["n_subsets"] == 10 and one_a["stability"] == 1.0 and one_a["claim_stability"] == 1.0
+    # A small rise buried in noise: the 5-seed verdict is not what every 3-seed subset finds.
+    noisy = evaluate_claims(simulated_table(dict(zip(SIM_BETAS, (0.45, 0.47, 0.47, 0.47))), seeds=range(5),
+                                            noise=0.05, seed=4), None)
+    share = noisy[noisy["comparison"] == "1a"]["stability"].iloc[0]
+    assert 0.0 < share < 1.0 and (share * 10) == pytest.approx(round(share * 10))
+    three = evaluate_claims(simulated_table(RISING_SIM, seeds=range(3)), None)
+    assert np.isnan(three["stability"].iloc[0]) and three["n_subsets"].iloc[0] == 0
+    assert "cannot be assessed with 3 seeds" in claims_markdown(three)
+    assert stability(REPRODUCED, [REPRODUCED, NOT_REPRODUCED, REPRODUCED, REPRODUCED]) == 0.75
 
 
 def test_reduced_note_heads_markdown_html_and_summary():
@@ -296,3 +370,44 @@ def test_program_recovery_section_tests_the_same_way_and_stays_out_of_the_claims
     assert "**Verdict: not evaluated: no real dataset**" in text.split("### P4.")[1]
     assert claim_verdicts(evaluate_claims(pd.concat([sim, programs]), None))[1] == REPRODUCED
 
+
+
+# --- against the full-size reference ---------------------------------------------------------------
+
+def test_reference_section_sets_a_tiny_run_beside_a_fixture_reference(tmp_path):
+    from scbeta._io import read_tsv, write_tsv
+    from scbeta.claims import write_claims
+
+    # The reference: 5 seeds, a clear rise at every β. Its claims table is all the comparison reads.
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    write_tsv(simulated_table(RISING_SIM, RISING_CAPACITY, seeds=range(5)), tmp_path / "ref_all.tsv")
+    write_claims(tmp_path / "ref.md", reference / "claims.tsv", simulated=tmp_path / "ref_all.tsv")
+    # This run: 3 seeds, β = 50 far above the reference's seeds; a real dataset the reference never saw.
+    write_tsv(simulated_table({**RISING_SIM, 50.0: 0.80}, RISING_CAPACITY, seeds=range(3), seed=7), tmp_path / "all.tsv")
+    write_tsv(real_table(**RISING_REAL), tmp_path / "real.tsv")
+    write_claims(tmp_path / "claims.md", tmp_path / "claims.tsv", simulated=tmp_path / "all.tsv",
+                 real=tmp_path / "real.tsv", summary=tmp_path / "summary.rst", reference=reference)
+    text = (tmp_path / "claims.md").read_text()
+    section = text.split("## Against the full-size reference")[1].split("\n## ")[0]
+    assert "| 1a | `simulated` | reproduced | reproduced | yes |" in section
+    assert "| 2a | `kang2018` | reproduced | – | no reference |" in section
+    assert "No full-size reference for `kang2018`" in section
+    beta50 = next(line for line in section.splitlines() if line.startswith("| 1a | 50 | 0 |"))
+    assert "**above**" in beta50 and "(5 seeds)" in beta50
+    # β = 1: the same expected value in both runs, so this run's mean lies within the reference seeds' range
+    # unless noise puts it just outside; the mark follows the numbers either way.
+    reference_table, ours = read_tsv(reference / "claims.tsv"), read_tsv(tmp_path / "claims.tsv")
+    for beta in (1.0, 10.0):
+        line = next(line for line in section.splitlines() if line.startswith(f"| 1a | {beta:g} | 0 |"))
+        ref = reference_table[(reference_table["comparison"] == "1a") & (reference_table["beta"] == beta)].iloc[0]
+        mean = ours[(ours["comparison"] == "1a") & (ours["beta"] == beta)]["mean"].iloc[0]
+        assert f"{ref['mean']:.3f} ± {ref['sd']:.3f} [{ref['seed_min']:.3f}, {ref['seed_max']:.3f}]" in line
+        expected = "**below**" if mean < ref["seed_min"] else "**above**" if mean > ref["seed_max"] else "inside"
+        assert line.endswith(f"| {expected} |")
+    assert "Against the full-size reference" in (tmp_path / "summary.rst").read_text()
+
+    write_claims(tmp_path / "alone.md", simulated=tmp_path / "all.tsv", reference=tmp_path / "nowhere")
+    assert "No full-size reference was found (`" in (tmp_path / "alone.md").read_text()
+    write_claims(tmp_path / "none.md", simulated=tmp_path / "all.tsv", reference=None)
+    assert "No full-size reference is configured (`reference: null`)" in (tmp_path / "none.md").read_text()

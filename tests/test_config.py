@@ -251,3 +251,43 @@ def test_reduced_configuration_names_what_is_smaller(config):
     note = reduced_configuration(config, tiny)
     assert note == ("Reduced configuration: simulated: 2 sweep settings (default 12); 2 seeds (default 3); "
                     "the full study's answers may differ.")
+
+
+def test_each_figure_shows_its_own_datasets_betas(config):
+    from scbeta.config import figure_betas, figure_runs
+
+    runs = expand_runs(config)
+    assert figure_runs(config, runs, "simulated") == ["beta_beta1_cmax0_seed0", "beta_beta10_cmax0_seed0"]
+    assert figure_runs(config, runs, "kang2018") == ["beta_beta1_cmax0_seed0", "beta_beta2_cmax0_seed0"]
+    # Unset: the ends of the dataset's own β-VAE sweep, not capacity's (C_max > 0) or β-TCVAE's β.
+    config["datasets"]["kang2018"].pop("figure_betas")
+    config["datasets"]["kang2018"]["sweep"] = [{"objective": "beta", "beta": [3, 1.5, 7, 2]},
+                                               {"objective": "capacity", "beta": [0.5, 9], "c_max": [5]},
+                                               {"objective": "tcvae", "beta": [12]}]
+    runs = expand_runs(config)
+    assert figure_betas(config, runs, "kang2018") == [1.5, 7.0]
+    assert figure_runs(config, runs, "kang2018") == ["beta_beta1.5_cmax0_seed0", "beta_beta7_cmax0_seed0"]
+    config["datasets"]["kang2018"]["sweep"] = [{"objective": "beta", "beta": [4]}]
+    assert figure_betas(config, expand_runs(config), "kang2018") == [4.0]
+    config["datasets"]["kang2018"]["sweep"] = [{"objective": "tcvae", "beta": [6]}]
+    assert figure_betas(config, expand_runs(config), "kang2018") == []
+
+
+def test_beta_vae_runs_are_objective_beta_without_capacity():
+    import numpy as np
+    import pandas as pd
+
+    from scbeta.registry import is_beta_vae
+
+    table = pd.DataFrame({"objective": ["beta", "beta", "capacity", "capacity", "tcvae", ""],
+                          "c_max": [0.0, np.nan, 0.0, 10.0, 0.0, np.nan]})
+    assert is_beta_vae(table).tolist() == [True, True, False, False, False, False]
+
+
+def test_training_keywords_are_what_fit_many_takes(config):
+    from scbeta.config import training_keywords
+    from scbeta.model import TRAINING_DEFAULTS
+
+    keywords = training_keywords(config)
+    assert set(keywords) <= set(TRAINING_DEFAULTS)
+    assert set(config["training"]) - set(keywords) == {"threads", "models_per_job"}

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import re
 import socket
 from pathlib import Path
 
@@ -155,3 +157,27 @@ def test_corrupt_local_file_is_not_copied(tmp_path):
     with pytest.raises(IntegrityError, match="truncated"):
         fetch_kang2018(tmp_path / "raw", local_dir=flat.root)
     assert MATRIX not in _files_in(tmp_path / "raw")
+
+
+def test_a_local_file_changed_in_place_is_caught_by_its_content(tmp_path):
+    # Same size and an older modification time (restored with cp -p, say): only the content tells.
+    flat = write_geo_layout(tmp_path / "flat", n_cells_per_sample=40, n_genes=60, flat=True)
+    dest = tmp_path / "raw"
+    fetch_kang2018(dest, local_dir=flat.root)
+    source, copy = flat.files[MATRIX], dest / MATRIX
+    original, times = source.read_bytes(), (source.stat().st_atime, source.stat().st_mtime - 60)
+    changed = bytearray(original)
+    changed[4:8] = (int.from_bytes(original[4:8], "little") ^ 1).to_bytes(4, "little")  # the gzip header's time
+    source.write_bytes(bytes(changed))
+    os.utime(source, times)
+    assert source.stat().st_size == copy.stat().st_size and source.stat().st_mtime < copy.stat().st_mtime
+    with pytest.raises(IntegrityError, match=re.escape(f"{source} changed since it was recorded")):
+        fetch_kang2018(dest, local_dir=flat.root)
+    assert copy.read_bytes() == original  # the recorded copy stays
+    copy.unlink()  # as the workflow leaves it: it deletes a job's outputs before the job runs
+    with pytest.raises(IntegrityError, match=re.escape(f"{source} changed since it was recorded")):
+        fetch_kang2018(dest, local_dir=flat.root)
+    assert not copy.exists()
+    source.write_bytes(original)
+    fetch_kang2018(dest, local_dir=flat.root)
+    assert copy.read_bytes() == original

@@ -171,19 +171,24 @@ def test_figure3_needs_beta_runs():
 
 def test_tradeoff_panels_markers_and_colours(tmp_path):
     betas_real, betas_sim = [1.0, 2.0, 5.0], [1.0, 10.0, 50.0]
-    tables = {"kang": _table("kang", betas_real), "simulated": _table("sim", betas_sim, real=False)}
+    tables = {"kang2018": _table("kang", betas_real), "simulated": _table("sim", betas_sim, real=False),
+              "my_data": _table("mine", [1.0], real=False, extra=False)}
     fig = plots.tradeoff(tables)
     data_axes = [ax for ax in fig.axes if ax.get_xlabel()]
-    assert len(data_axes) == 3  # two panels for the real data, one for the simulated
-    assert [ax.get_title(loc="left") for ax in data_axes] == ["A  kang:\nstimulation |r|", "B  kang:\ncell-type accuracy",
-                                                             "C  simulated:\nMIG"]
+    assert len(data_axes) == 4  # two panels for the real data, one for each simulated one
+    # datasets by their labels; a user's dataset by its key
+    assert [ax.get_title(loc="left") for ax in data_axes] == [
+        "A  Kang et al. (2018):\nstimulation |r|", "B  Kang et al. (2018):\ncell-type accuracy", "C  Simulated:\nMIG",
+        "D  my_data:\nMIG"]
     assert "max |r|" in data_axes[0].get_ylabel() and "balanced accuracy" in data_axes[1].get_ylabel()
     assert "MIG" in data_axes[2].get_ylabel()
     _assert_beta_colours(fig, set(betas_real) | set(betas_sim))
     markers = {(c.get_gid() or "") for ax in data_axes for c in ax.collections}
     assert {"method=PCA", "method=NMF"} <= markers
     legend_labels = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
-    assert {"β-VAE", "Capacity (C_max = 10)", "FactorVAE", "PCA", "NMF", "1", "50"} <= legend_labels
+    assert {"β-VAE", "Capacity (C_max = 10)", "FactorVAE", "PCA", "NMF", "β = 1", "β = 50",
+            "γ = 10 (FactorVAE)"} <= legend_labels
+    assert not any(label.startswith("open marker") for label in legend_labels)  # nothing collapsed here
     # legends sit outside every data axis
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -204,10 +209,11 @@ def test_metrics_by_beta_grid(tmp_path):
     kang = _table("kang", [1.0, 2.0, 5.0])
     # a chosen setting, not a score: must not be drawn
     kang = pd.concat([kang, kang[kang["metric"] == "best_ari"].assign(metric="best_resolution", value=2.0)])
-    tables = {"kang": kang, "simulated": _table("sim", [1.0, 10.0], real=False)}
+    tables = {"kang2018": kang, "simulated": _table("sim", [1.0, 10.0], real=False)}
     fig = plots.metrics_by_beta(tables)
     axes = np.array(fig.axes).reshape(len(AGGREGATES) + 2, 4)  # + best ARI and best NMI; β and γ per dataset
-    assert [ax.get_title() for ax in axes[0]] == ["kang", "kang:\nFactorVAE", "simulated", "simulated:\nFactorVAE"]
+    assert [ax.get_title() for ax in axes[0]] == ["Kang et al. (2018)", "Kang et al. (2018):\nFactorVAE",
+                                                  "Simulated", "Simulated:\nFactorVAE"]
     assert [ax.get_ylabel() for ax in axes[:, 0]] == ["MIG", "DCI\ndisentanglement", "SAP", "LMS-SMI", "Best ARI†",
                                                      "Best NMI"]
     assert "† ARI below 0: less agreement" in fig.legends[0].get_title().get_text()  # may be negative, and why
@@ -223,7 +229,7 @@ def test_metrics_by_beta_grid(tmp_path):
     assert colours["baseline=PCA"] == to_rgba(plots.BASELINE_COLOR)
     assert colours["baseline=PCA"] not in {c for gid, c in colours.items() if gid.startswith("method=")}
     # baselines: a horizontal line at their mean
-    table = tables["kang"]
+    table = tables["kang2018"]
     pca = table[(table["method"] == "pca") & (table["metric"] == "mig")]["value"].mean()
     line = next(line for line in axes[0, 0].lines if line.get_gid() == "baseline=PCA")
     assert np.allclose(line.get_ydata(), pca)
@@ -280,6 +286,13 @@ def test_figure2_hatches_collapsed_bars_and_shares_one_latent_scale(tmp_path):
     low, high = limits.pop()
     assert low == pytest.approx(-high)  # diverging scale centred at 0
     assert latent_axes[0].get_ylabel().startswith("β = 1, seed 0\n5 of 5 dims active")
+    # C's β legend: its title sits over its swatches, not centred over the long hatching entry
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    legend = next(ax.get_legend() for ax in fig.axes
+                  if ax.get_legend() and ax.get_legend().get_title().get_text() == "β")
+    title_x = legend.get_title().get_window_extent(renderer).x0
+    assert abs(title_x - legend.get_patches()[0].get_window_extent(renderer).x0) < 2  # pixels
     assert "SD 0.02" in latent_axes[2].get_title() or "SD 0.01" in latent_axes[2].get_title()
     save_figure(fig, [tmp_path / "figure2.png"])
     assert mpimg.imread(tmp_path / "figure2.png").ndim == 3
@@ -301,7 +314,9 @@ def test_reduced_note_under_the_figure_and_in_its_metadata(tmp_path):
     fig = plt.figure()
     note = "Reduced configuration: training: 3 epochs (default 400); the full study's answers may differ."
     plots.add_note(fig, note)
-    assert fig.get_suptitle().replace("\n", " ") == plots.REDUCED_TITLE
+    # What was reduced, without the defaults; where the defaults are written.
+    assert fig.get_suptitle().replace("\n", " ") == (
+        "Reduced configuration: training: 3 epochs (defaults: the note heading claims.md and this file's metadata)")
     save_figure(fig, [tmp_path / "f.png", tmp_path / "f.pdf"], note=note)
     with Image.open(tmp_path / "f.png") as image:
         assert image.info["Warning"] == note
@@ -309,7 +324,7 @@ def test_reduced_note_under_the_figure_and_in_its_metadata(tmp_path):
     titled = plt.figure()
     titled.suptitle("A title")
     plots.add_note(titled, note)
-    assert titled.get_suptitle().startswith("A title\nReduced configuration (what was reduced")
+    assert titled.get_suptitle().startswith("A title\nReduced configuration: training: 3 epochs")
     plots.add_note(plt.figure(), "")
     assert plt.gcf().get_suptitle() == ""
 
@@ -330,3 +345,104 @@ def test_metrics_by_beta_wraps_many_metrics_into_two_blocks():
     assert [ax.get_title() for ax in visible].count("sim") == 2  # one title per block
     assert sum(bool(ax.get_xlabel()) for ax in visible) == 2  # x axis labelled at the foot of each block
     assert fig.get_size_inches()[1] < 11  # fits a printed page
+
+
+def _points(collections) -> int:
+    return sum(len(c.get_offsets()) for c in collections)
+
+
+def test_tradeoff_marks_collapsed_runs_and_colours_factorvae_by_its_gamma():
+    table = _with_active_units(_table("sim", [1.0, 10.0, 50.0], real=False), collapsed_betas=[50.0])
+    fig = plots.tradeoff({"simulated": table})
+    by_gid: dict = {}
+    for collection in fig.axes[0].collections:
+        by_gid.setdefault(collection.get_gid(), []).append(collection)
+    # FactorVAE (its β is 1, its weight γ = 10): γ's colour, never that of β = 1
+    assert _points(by_gid["gamma=10"]) == 3
+    assert np.allclose(by_gid["gamma=10"][0].get_facecolor()[0], to_rgba(plots.gamma_color(10)))
+    assert not np.allclose(to_rgba(plots.gamma_color(10)), to_rgba(plots.beta_color(1)), atol=0.1)
+    assert _points(by_gid["beta=1"]) == 6  # β-VAE and capacity, 3 seeds each
+    # the collapsed β = 50 runs: open markers edged in their β's colour, and a legend entry saying so
+    assert "beta=50" not in by_gid and _points(by_gid["collapsed beta=50"]) == 3
+    assert np.allclose(by_gid["collapsed beta=50"][0].get_facecolor()[0], to_rgba("white"))
+    assert np.allclose(by_gid["collapsed beta=50"][0].get_edgecolor()[0], to_rgba(plots.beta_color(50)))
+    assert plots.COLLAPSED_MARKER_LABEL in {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+
+
+def test_metrics_by_beta_opens_collapsed_means_and_keeps_gamma_off_the_beta_axis():
+    table = _with_active_units(_table("sim", [1.0, 10.0, 50.0], real=False), collapsed_betas=[50.0])
+    fig = plots.metrics_by_beta({"simulated": table})
+    axes = np.array(fig.axes).reshape(len(AGGREGATES) + 2, 2)
+    assert [ax.get_xlabel() for ax in axes[-1]] == ["β", "γ"]
+    for column, axis in zip(axes.T, ["β", "γ"]):
+        gids = {line.get_gid() for ax in column for line in ax.lines}
+        assert ("method=FactorVAE" in gids) == (axis == "γ")
+    lines = {line.get_gid(): line for line in axes[0, 0].lines}
+    assert list(lines["collapsed=β-VAE"].get_xdata()) == [50.0]
+    assert lines["collapsed=β-VAE"].get_markerfacecolor() == "white"
+    assert list(lines["method=β-VAE"].get_markevery()) == [0, 1]  # filled markers at β = 1 and 10 only
+    assert "collapsed=Capacity (C_max = 10)" not in lines
+    assert any(t.get_text().startswith("open marker: a seed with") for t in fig.legends[0].get_texts())
+
+
+def _programs_inputs():
+    """A metric table and program tables: β-VAE at β 1, 10 and 50 (collapsed, 1 active dim), FactorVAE at γ 10 and
+    PCA; one factor with known program genes g0–g2, matched to dim 2."""
+    from scbeta.programs import tidy_programs
+
+    rng = np.random.default_rng(0)
+    genes = [f"g{g}" for g in range(12)]
+    rows, programs = [], {}
+    runs = [("beta", b, 0.0, f"beta_beta{b:g}_cmax0_seed") for b in (1.0, 10.0, 50.0)]
+    runs.append(("factorvae", 1.0, 10.0, "factorvae_gamma10_seed"))
+    for objective, beta, gamma, prefix in runs:
+        for seed in (0, 1):
+            common = {"dataset": "simulated", "run": f"{prefix}{seed}", "method": "vae", "objective": objective,
+                      "beta": beta, "c_max": 0.0, "gamma": gamma, "seed": seed}
+            rows += [{**common, "metric": "max_abs_corr", "factor": "identity_00", "dim": 2, "value": 0.8},
+                     {**common, "metric": "program_auroc", "factor": "identity_00", "dim": 2, "value": 0.6 + seed / 10},
+                     {**common, "metric": "active_units", "factor": "", "dim": -1, "value": 1.0 if beta == 50 else 3.0}]
+        if objective == "beta":
+            programs[f"{prefix}0"] = tidy_programs(rng.normal(size=(3, 12)) * beta, genes)
+    rows.append({"dataset": "simulated", "run": "pca_seed0", "method": "pca", "objective": "", "beta": 0.0,
+                 "c_max": 0.0, "gamma": 0.0, "seed": 0, "metric": "program_auroc", "factor": "identity_00", "dim": 1,
+                 "value": 0.6})
+    return pd.DataFrame(rows), programs, {"identity_00": ["g0", "g1", "g2"]}
+
+
+def test_programs_figure_marks_collapse_scales_each_heatmap_and_annotates_program_genes():
+    from scbeta.plots.programs import top_gene_matrix
+
+    table, programs, known = _programs_inputs()
+    fig = plots.programs_figure(table, programs, n_genes_per_dim=2, program_genes=known)
+    heatmaps = {ax.get_title(): ax for ax in fig.axes if ax.get_title().startswith("β = ")}
+    assert list(heatmaps) == ["β = 1", "β = 10", "β = 50"]
+    collapsed = heatmaps["β = 50"]
+    assert not collapsed.images and [t.get_text() for t in collapsed.texts] == ["collapsed\n(1 active dim)"]
+    # each heatmap on its own symmetric scale, at its largest |score|
+    for title, run in (("β = 1", "beta_beta1_cmax0_seed0"), ("β = 10", "beta_beta10_cmax0_seed0")):
+        limit = np.abs(top_gene_matrix(programs[run], 2).to_numpy()).max()
+        assert heatmaps[title].images[0].get_clim() == pytest.approx((-limit, limit))
+    # beside each drawn heatmap a strip that fills the cells of the known program genes
+    strips = [ax for ax in fig.axes if ax.get_gid() == "program-strip"]
+    assert len(strips) == 2
+    cells = strips[0].images[0].get_array()
+    genes = [t.get_text() for t in strips[0].get_yticklabels()]
+    filled = [bool((np.asarray(cells[i, 0])[:3] < 0.99).any()) for i in range(len(genes))]
+    assert filled == [gene in known["identity_00"] for gene in genes] and any(filled)
+    # B: FactorVAE on a γ axis of its own, never on the β axis; the collapsed β-VAE mean has an open marker
+    recovery = [ax for ax in fig.axes if ax.get_xlabel() in ("β", "γ (FactorVAE)")]
+    assert sorted(ax.get_xlabel() for ax in recovery) == ["β", "γ (FactorVAE)"]
+    for ax in recovery:
+        gids = {line.get_gid() for line in ax.lines}
+        assert ("method=FactorVAE" in gids) == (ax.get_xlabel() != "β")
+        assert "baseline=PCA" in gids
+    beta_axis = next(ax for ax in recovery if ax.get_xlabel() == "β")
+    assert [list(line.get_xdata()) for line in beta_axis.lines if line.get_gid() == "collapsed=β-VAE"] == [[50.0]]
+    # one factor: its panels and the legend sit together, not spread over the figure's width
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    legend = next(ax.get_legend() for ax in fig.axes if ax.get_legend())
+    gap = legend.get_window_extent(renderer).x0 - max(ax.get_window_extent(renderer).x1 for ax in recovery)
+    assert 0 <= gap < 0.5 * fig.dpi
+    assert beta_axis.get_window_extent(renderer).width < 3.0 * fig.dpi

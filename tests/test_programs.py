@@ -7,6 +7,7 @@ import torch
 
 import scbeta
 from scbeta.baselines import fit_baseline, fit_baseline_with_loadings
+from scbeta.config import ConfigError
 from scbeta.model import Model
 from scbeta.module import VAE
 from scbeta.objectives import BetaVAE
@@ -106,7 +107,7 @@ def test_baseline_loadings_go_with_the_embedding_and_find_simulated_programs(sma
     truth = small_counts.var["identity_00_gene"].to_numpy()
     factor = small_counts.obs[["identity_00"]]
     for method in ("pca", "ica", "nmf"):
-        embedding, loadings = fit_baseline_with_loadings(method, small_counts.X, 5, seed=0)
+        embedding, loadings, _ = fit_baseline_with_loadings(method, small_counts.X, 5, seed=0)
         np.testing.assert_array_equal(embedding, fit_baseline(method, small_counts.X, 5, seed=0))
         assert loadings.shape == (small_counts.n_vars, 5)
         dim = int(scbeta.metrics.max_abs_corr(embedding, factor).loc["identity_00", "dim"])
@@ -133,10 +134,10 @@ def test_gene_set_config_errors_name_the_key(tmp_path):
     config = {"datasets": {"real": {"factors": ["stim"], "gene_sets": {"stim": {"path": "set.txt", "source": "x"}}}}}
     check_gene_sets(config, tmp_path)  # relative paths fall back to the repository folder
     config["datasets"]["real"]["gene_sets"]["stim"]["path"] = "missing.txt"
-    with pytest.raises(ValueError, match=r"^config key datasets.real.gene_sets.stim.path: gene set file .* does not"):
+    with pytest.raises(ConfigError, match=r"^config key datasets.real.gene_sets.stim.path: gene set file .* does not"):
         check_gene_sets(config, tmp_path)
     config["datasets"]["real"]["gene_sets"] = {"cell": {"path": "set.txt", "source": "x"}}
-    with pytest.raises(ValueError, match="'cell' is not one of the dataset's factors"):
+    with pytest.raises(ConfigError, match="'cell' is not one of the dataset's factors"):
         check_gene_sets(config, tmp_path)
 
 

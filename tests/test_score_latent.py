@@ -1,4 +1,4 @@
-"""`scbeta.pipeline.score_latent` on a latent whose scores are known by construction."""
+"""`scbeta.pipeline.evaluate.score_latent` on a latent whose scores are known by construction."""
 from __future__ import annotations
 
 import anndata as ad
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from scbeta import registry
-from scbeta.pipeline import score_latent
+from scbeta.pipeline.evaluate import score_latent
 
 N_CELLS = 400
 
@@ -51,7 +51,9 @@ def test_two_separated_clusters_are_found_by_leiden(scores: pd.DataFrame) -> Non
 
 
 def test_every_row_is_a_registered_metric_within_its_range(scores: pd.DataFrame) -> None:
-    assert set(scores["metric"]) == {name for name, info in registry.METRICS.items() if info.kind != "programs"}
+    # A VAE's latent: no program recovery (scored elsewhere) and no baseline's convergence flag.
+    assert set(scores["metric"]) == {name for name, info in registry.METRICS.items()
+                                     if info.kind not in ("programs", "fit")}
     for row in scores.itertuples():
         low, high = registry.METRICS[row.metric].range
         assert low - 1e-9 <= row.value <= high + 1e-9, row
@@ -64,3 +66,14 @@ def test_collapse_diagnostics_count_the_used_dimensions(scores: pd.DataFrame) ->
     # KL(N(mu, 0.5) ‖ N(0, 1)) = 0.5 (0.5 + mu² − 1 − log 0.5), averaged over cells: largest for the ±3 dimension
     assert kl.argmax() == 1 and (kl > 0).all()
     assert (values["final_recon"], values["final_kl"]) == (1800.0, 3.0)
+
+
+@pytest.mark.parametrize("converged", [True, False])
+def test_a_baselines_convergence_flag_becomes_a_converged_row(converged: bool) -> None:
+    from scbeta.pipeline.evaluate import activity_rows
+
+    adata = ad.AnnData(obs=pd.DataFrame(index=[f"cell{i}" for i in range(20)]))
+    adata.obsm["X_latent"] = np.random.default_rng(0).normal(size=(20, 3))
+    adata.uns["converged"] = converged
+    rows = {metric: value for metric, _, _, value in activity_rows(adata)}
+    assert rows["converged"] == float(converged)

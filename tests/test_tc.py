@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from scbeta.module import VAE, CountBatch, VAEOutput, kl_standard_normal
+from scbeta.module import VAE, CountBatch, StackedVAE, VAEOutput, kl_per_dimension
 from scbeta.objectives import (
     OBJECTIVES,
     BetaTCVAE,
@@ -57,22 +57,26 @@ def output_from(z: torch.Tensor, mu: torch.Tensor | None = None, logvar: torch.T
     mu = z if mu is None else mu
     logvar = torch.zeros_like(z) if logvar is None else logvar
     return VAEOutput(z=z, qz_mu=mu, qz_logvar=logvar, recon=torch.zeros(len(z), dtype=z.dtype),
-                     kl=kl_standard_normal(mu, logvar))
+                     kl=kl_per_dimension(mu, logvar).sum(-1))
 
 
 def count_batch(x: torch.Tensor) -> CountBatch:
+    """The cells × genes counts `x` as the batch of a stack of one model (leading model dimension 1)."""
     rows, cols = x.nonzero(as_tuple=True)
-    return CountBatch(x=x, rows=rows, cols=cols, values=x[rows, cols], log_library=torch.log(x.sum(1)),
-                      log_factorial=torch.lgamma(x + 1).sum(1))
+    return CountBatch(x=x[None], rows=rows, cols=cols, values=x[rows, cols], log_library=torch.log(x.sum(1))[None],
+                      log_factorial=torch.lgamma(x + 1).sum(1)[None])
 
 
 @pytest.fixture(scope="module")
 def vae_output() -> VAEOutput:
+    """One untrained model's output on 256 cells, through the training path (a stack of one), as a single model's."""
     torch.manual_seed(0)
     x = torch.poisson(torch.full((256, 40), 2.0))
     x[:, 0] += 1  # no empty cells
     with torch.no_grad():
-        return VAE(n_genes=40, n_latent=5, n_hidden=32)(count_batch(x))
+        out = StackedVAE([VAE(n_genes=40, n_latent=5, n_hidden=32)])(count_batch(x), [torch.Generator().manual_seed(0)])
+    return VAEOutput(z=out.z[0], qz_mu=out.qz_mu[0], qz_logvar=out.qz_logvar[0], recon=out.recon[0], kl=out.kl[0],
+                     kl_dims=out.kl_dims[0])
 
 
 # --- the estimators -----------------------------------------------------------------------------
@@ -190,7 +194,8 @@ def test_decomposition_sums_to_monte_carlo_kl(estimator: str) -> None:
     per_cell = monte_carlo_kl(z, mu, logvar)
     torch.testing.assert_close(sum(terms), per_cell.mean())
     standard_error = float(per_cell.std() / math.sqrt(len(per_cell)))
-    assert float(sum(terms)) == pytest.approx(float(kl_standard_normal(mu, logvar).mean()), abs=4 * standard_error)
+    assert float(sum(terms)) == pytest.approx(float(kl_per_dimension(mu, logvar).sum(-1).mean()),
+                                              abs=4 * standard_error)
 
 
 def test_estimator_input_checks() -> None:

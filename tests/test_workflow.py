@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -85,6 +86,15 @@ def test_every_output_exists_and_is_finite(finished):
     assert claims.splitlines()[2].startswith("> **Reduced configuration: simulated: 300 cells × 120 genes")
     assert "active dims (collapsed seeds)" in claims
     assert "&lt;" not in claims and "not evaluated: ." not in (results / "claims.html").read_text()
+    # the data as used: the cells and genes the models were trained on, not the configured maximum
+    labels = counts.obs["identity"].nunique()
+    assert f"| `simulated` | simulated (scbeta.simulate, seed 0) | 300 | 120 | – | {labels} |" in claims
+    # every interval of a bounded metric within its range; the run set beside the shipped reference
+    intervals = read_tsv(results / "claims.tsv").dropna(subset=["ci_low"])
+    assert len(intervals) and intervals["ci_low"].ge(0).all() and intervals["ci_high"].le(1).all()
+    assert "## Against the full-size reference" in claims
+    if (Path(__file__).parents[1] / "reference" / "claims.tsv").exists():
+        assert "| 1a | `simulated` |" in claims.split("## Against the full-size reference")[1]
     with Image.open(results / "figures" / "figure2.png") as image:
         assert image.info["Warning"].startswith("Reduced configuration")
     for path in [p for p in results.rglob("*") if p.is_file() and "logs" not in p.parts
@@ -119,6 +129,7 @@ def test_report_is_self_contained(finished):
     assert "simulated counts" in html and "Kang et al. (2018) PBMCs" in html
     assert "Reduced configuration: simulated: 300 cells" in html
     assert "Alignment with the simulated factors rises with" in html  # the claims table
+    assert "Data as used" in html and "stability" in html
 
 
 def test_rerun_has_nothing_to_do(finished):

@@ -21,10 +21,9 @@ SMALL = {
     "seeds": [0],
     "training": {"epochs": 2, "n_hidden": 16, "checkpoint_every": 1, "threads": 1, "device": "cpu"},
     "evaluation": {"neighbors_method": "gauss", "resolutions": [1.0]},
-    "figures": {"figure2_betas": [1], "figure3_betas": [1]},
     "datasets": {
         "simulated": {"simulate": {"n_cells": 120, "n_genes": 60, "de_prob": 0.2},
-                      "sweep": [{"objective": "beta", "beta": [1]}], "baselines": []},
+                      "sweep": [{"objective": "beta", "beta": [1]}], "figure_betas": [1], "baselines": []},
         "kang2018": {"enabled": False},
     },
 }
@@ -58,8 +57,27 @@ def test_figure_beta_outside_the_sweep_stops_before_any_job(tmp_path):
     result = run_snakemake(tmp_path, config, "-n", "--cores", "1")
     assert result.returncode != 0
     assert _lines(result, "config key") == [
-        "config key figures.figure2_betas: β 1, 10 not in the β-VAE sweep of dataset 'simulated' (β: 2); "
-        "choose values from that sweep"]
+        "config key datasets.simulated.figure_betas: β 1, 10 not in the β-VAE sweep of dataset 'simulated' "
+        "(β: 2); choose values from that sweep"]
+
+
+def test_whole_float_models_per_job_is_an_integer_and_a_fraction_stops_before_any_job(tmp_path):
+    result = run_snakemake(tmp_path, _with(SMALL, "training", "models_per_job", 2.0), "-n", "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_snakemake(tmp_path, _with(SMALL, "training", "models_per_job", 2.5), "-n", "--cores", "1")
+    assert result.returncode != 0
+    assert _lines(result, "config key") == ["config key training.models_per_job = 2.5: 2.5 is not of type 'integer'"]
+
+
+def test_gene_set_for_a_simulated_program_stops_before_any_job(tmp_path):
+    gene_sets = {"activity_00": {"path": "workflow/resources/ifn_genes.txt", "source": "MSigDB"}}
+    result = run_snakemake(tmp_path, _with(SMALL, "datasets", "simulated", "gene_sets", gene_sets), "-n",
+                           "--cores", "1")
+    assert result.returncode != 0
+    assert _lines(result, "config key") == [
+        "config key datasets.simulated.gene_sets.activity_00: a simulated program is scored against the genes the "
+        "simulator made it with, not a gene set; remove this entry"]
+    assert not (tmp_path / "results").exists()
 
 
 def test_learning_rate_in_exponent_notation_is_a_number(tmp_path):
@@ -108,6 +126,15 @@ def test_integer_labels_must_be_declared(tmp_path, small_counts):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_empty_users_h5ad_is_named_empty_before_any_job(tmp_path, small_counts):
+    path = tmp_path / "mine.h5ad"
+    small_counts[:0].copy().write_h5ad(path)
+    result = run_snakemake(tmp_path / "run", _user_config(path, ["activity_00"]), "-n", "--cores", "1")
+    assert result.returncode != 0
+    assert _lines(result, "dataset 'mine'") == [
+        f"dataset 'mine' ({path}): the count matrix is empty (0 cells × 150 genes)"]
+
+
 def test_only_categorical_factors_still_make_figure3(tmp_path, small_counts):
     path = _users_h5ad(tmp_path, small_counts, donor=[1015, 1016, 1039])
     config = _user_config(path, {"identity": "categorical", "donor": "categorical"}, max_cells=200)
@@ -129,7 +156,7 @@ def test_unreadable_local_matrix_names_the_file_and_a_fixed_one_just_works(tmp_p
         handle.write("".join(chr(c) for c in np.random.default_rng(0).integers(97, 123, 5000)))
     config = {**SMALL, "datasets": {"simulated": {"enabled": False},
                                     "kang2018": {"local_dir": str(flat.root), "n_top_genes": 30, "baselines": [],
-                                                 "sweep": [{"objective": "beta", "beta": [1]}]}}}
+                                                 "sweep": [{"objective": "beta", "beta": [1]}], "figure_betas": [1]}}}
     target = "results/kang2018/counts.h5ad"
     result = run_snakemake(tmp_path / "run", config, "--cores", "1", target)
     assert result.returncode != 0
@@ -145,6 +172,27 @@ def test_unreadable_local_matrix_names_the_file_and_a_fixed_one_just_works(tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     assert copy_path.read_bytes() == good and (tmp_path / "run" / target).exists()
     assert not list((tmp_path / "run").rglob("*.part*"))
+
+
+@pytest.mark.parametrize("absent", ["a file", "the folder"])
+def test_local_dir_without_its_files_is_named_first_before_any_job(tmp_path, absent):
+    flat = write_geo_layout(tmp_path / "flat", n_cells_per_sample=40, n_genes=60, flat=True)
+    flat.files[MATRIX].unlink()
+    local_dir = flat.root if absent == "a file" else tmp_path / "nowhere"
+    config = {**SMALL, "datasets": {"simulated": {"enabled": False},
+                                    "kang2018": {"local_dir": str(local_dir), "n_top_genes": 30, "baselines": [],
+                                                 "sweep": [{"objective": "beta", "beta": [1]}], "figure_betas": [1]}}}
+    result = run_snakemake(tmp_path / "run", config, "-n", "--cores", "1")
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).splitlines()
+    assert not any("Missing input files" in line for line in output)
+    header = next(i for i, line in enumerate(output) if line.startswith("ConfigError in file"))
+    problem = (f"{flat.root / MATRIX} not found; the folder must hold all six GEO files of GSE96583 batch 2, or set "
+               "local_dir: null to download them" if absent == "a file" else
+               "the folder does not exist; give a folder holding the six GEO files of GSE96583 batch 2, or null to "
+               "download them")
+    assert output[header + 1] == f"config key datasets.kang2018.local_dir = {str(local_dir)!r}: {problem}"
+    assert not (tmp_path / "run" / "resources").exists()
 
 
 def test_stale_checkpoint_temporary_file_is_removed_when_the_job_starts_again(tmp_path):

@@ -90,7 +90,7 @@ def test_a_users_h5ad_runs_through_the_same_rules(tmp_path, small_counts):
     data.layers["raw"] = data.X.copy()
     data.X = data.X * 0.5  # normalised values in X: the workflow must read the layer
     data.write_h5ad(path)
-    config = {**REAL_CONFIG, "figures": {"figure3_betas": [1]}, "datasets": {
+    config = {**REAL_CONFIG, "datasets": {
         "simulated": {"enabled": False}, "kang2018": {"enabled": False},
         "mine": {"source": "h5ad", "path": str(path), "layer": "raw", "factors": ["condition"],
                  "identity": "identity", "max_cells": 400, "sweep": [{"objective": "beta", "beta": [1]}]}}}
@@ -139,3 +139,22 @@ def test_figure3_is_planned_for_each_real_dataset_with_beta_vae_runs(tmp_path, s
     assert result.returncode == 0, result.stderr[-3000:]
     planned = set(re.findall(r"results/figures/(figure3_\w+)\.png", result.stdout + result.stderr))
     assert planned == {"figure3_with_beta"}
+
+
+def test_figure3_of_a_users_h5ad_shows_the_ends_of_its_own_beta_sweep(tmp_path, small_counts):
+    # No figure_betas and no figures key: β 1 and 5, the ends of the dataset's β-VAE sweep (not config.yaml's
+    # Kang et al. β 2, nor the capacity runs' β).
+    path = tmp_path / "mine.h5ad"
+    small_counts.write_h5ad(path)
+    config = {**REAL_CONFIG, "datasets": {
+        "simulated": {"enabled": False}, "kang2018": {"enabled": False},
+        "mine": {"source": "h5ad", "path": str(path), "factors": ["activity_00"], "identity": "identity",
+                 "sweep": [{"objective": "beta", "beta": [3, 1, 5]}, {"objective": "capacity", "beta": [10],
+                                                                       "c_max": [5]}]}}}
+    assert "figures" not in config
+    result = run_snakemake(tmp_path / "run", config, "-n", "--cores", "1", "results/figures/figure3_mine.png")
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = re.search(r"^rule figure3:\n((?:    .*\n)+)", result.stdout, re.M).group(1)
+    inputs = re.search(r"^    input: (.*)$", job, re.M).group(1).split(", ")
+    assert sorted(p for p in inputs if "/latents/" in p) == [f"results/mine/latents/beta_beta{b}_cmax0_seed0.h5ad"
+                                                           for b in (1, 5)]

@@ -70,6 +70,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def resolve_path(path: str, basedir: str | os.PathLike) -> str:
+    """A path from the config: as given if it exists from the working directory (or is absolute), else under
+    `basedir` (the workflow's repository, where shipped files such as gene sets and the reference are)."""
+    if Path(path).is_absolute() or Path(path).exists():
+        return path
+    return str(Path(basedir) / path)
+
+
 def provenance(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Package version and the config an output came from, for `uns`, TSV headers and figure metadata."""
     from scbeta import __version__

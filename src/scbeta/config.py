@@ -13,7 +13,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from scbeta.registry import OBJECTIVES, RUN_COLUMNS, run_name, schema_enums
+from scbeta.registry import OBJECTIVES, RUN_COLUMNS, is_beta_vae, run_name, schema_enums
 
 
 class ConfigError(ValueError):
@@ -52,6 +52,8 @@ def _coerce(node: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> An
         elif _accepts(schema, "integer"):
             number = _numeric_string(node, integer=True)
         return node if number is None else number
+    if isinstance(node, float) and node.is_integer() and _accepts(schema, "integer") and not _accepts(schema, "number"):
+        return int(node)  # 2.0 is an integer to the schema but not to range() or torch
     if isinstance(node, dict):
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties")
@@ -65,7 +67,8 @@ def _coerce(node: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> An
 
 
 def coerce_numbers(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Turn strings that spell a number into numbers, in place, wherever the schema wants a number.
+    """Turn strings that spell a number into numbers, in place, wherever the schema wants a number, and
+    whole floats (2.0) into ints wherever it wants an integer.
 
     YAML 1.1 (PyYAML, Snakemake) reads `1e-3` and `5e-4` as strings; they are meant as numbers.
     """
@@ -225,10 +228,32 @@ def group_runs(runs: pd.DataFrame, models_per_job: int) -> pd.DataFrame:
     return runs.assign(group=groups)
 
 
+def training_keywords(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The keywords `scbeta.fit_many` takes from the config's `training` section: all of it but the
+    workflow's own `threads` (per job) and `models_per_job`."""
+    return {key: value for key, value in config["training"].items() if key not in ("threads", "models_per_job")}
+
+
 def training_runs(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """The runs of one group as `scbeta.model.fit_many` takes them, in the order of `rows`."""
     return [{"objective": str(r.objective), "beta": float(r.beta), "c_max": float(r.c_max), "seed": int(r.seed),
              "objective_params": dict(r.objective_params)} for r in rows.itertuples()]
+
+
+def _check_local_dir(name: str, local_dir: str) -> None:
+    """The `local_dir` of a Kang et al. (2018) dataset must be a folder holding the six GEO files."""
+    from scbeta.download import KANG2018_FILES
+
+    where = f"config key datasets.{name}.local_dir = {local_dir!r}"
+    folder = Path(local_dir)
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"{where}: the folder {problem}; give a folder holding the six GEO files of "
+                          "GSE96583 batch 2, or null to download them")
+    missing = [str(folder / file) for file in KANG2018_FILES if not (folder / file).is_file()]
+    if missing:
+        raise ConfigError(f"{where}: {', '.join(missing)} not found; the folder must hold all six GEO files of "
+                          "GSE96583 batch 2, or set local_dir: null to download them")
 
 
 def check_datasets(config: Mapping[str, Any]) -> None:
@@ -236,8 +261,10 @@ def check_datasets(config: Mapping[str, Any]) -> None:
 
     A user's .h5ad must exist, hold counts, have its factor and identity columns, at least two
     identity labels and no integer factor of unknown type that looks categorical; a simulated
-    dataset's factors must be programs the simulator makes. No dataset may have fewer genes than
-    `training.n_latent` (nor, with baselines, fewer cells). Raises one-line ValueErrors.
+    dataset's factors must be programs the simulator makes, and take no gene set (they are scored
+    against the simulator's program genes); a Kang et al. (2018) `local_dir` must hold the six files.
+    No dataset may have fewer genes than `training.n_latent` (nor, with baselines, fewer cells).
+    Raises one-line ValueErrors.
     """
     from scbeta.data import check_dataset_h5ad
     from scbeta.simulate import SimulationParams
@@ -258,33 +285,59 @@ def check_datasets(config: Mapping[str, Any]) -> None:
             params = spec.get("simulate", {})
             n_identities = params.get("n_identities", SimulationParams.n_identities)
             n_activities = params.get("n_activities", SimulationParams.n_activities)
-            known = ([f"identity_{k:02d}" for k in range(n_identities)]
-                     + [f"activity_{k:02d}" for k in range(n_activities)] + ["identity"])
+            programs = ([f"identity_{k:02d}" for k in range(n_identities)]
+                        + [f"activity_{k:02d}" for k in range(n_activities)])
+            known = programs + ["identity"]
             unknown = [f for f in factor_names(spec) if f not in known]
             if unknown:
                 raise ConfigError(f"config key datasets.{name}.factors: {unknown} are not simulated; "
                                   f"the simulator makes {known}")
+            given = [factor for factor in spec.get("gene_sets") or {} if factor in programs]
+            if given:
+                raise ConfigError(f"config key datasets.{name}.gene_sets.{given[0]}: a simulated program is scored "
+                                  "against the genes the simulator made it with, not a gene set; remove this entry")
             if spec.get("identity") and n_identities < 2:
                 raise ConfigError(f"config key datasets.{name}.simulate.n_identities = {n_identities}: the identity "
                                   "scores need at least 2 identities (or set identity: null)")
+        elif spec["source"] == "kang2018" and spec.get("local_dir"):
+            _check_local_dir(name, spec["local_dir"])
         _check_latent_size(config, name, n_cells, n_genes, cells_key, genes_key)
+
+
+def _beta_vae_betas(runs: pd.DataFrame, dataset: str) -> list[float]:
+    """The β values of the dataset's β-VAE runs (`registry.is_beta_vae`), ascending."""
+    return sorted(runs.loc[(runs["dataset"] == dataset) & is_beta_vae(runs), "beta"].unique())
+
+
+def figure_betas(config: Mapping[str, Any], runs: pd.DataFrame, dataset: str) -> list[float]:
+    """The β values whose latents the dataset's figure shows (Figure 2D, Figure 3E): its `figure_betas`, else
+    the smallest and the largest β of its β-VAE sweep (the one β of a sweep of one; none without β-VAE runs)."""
+    chosen = config["datasets"][dataset].get("figure_betas")
+    if chosen is not None:
+        return [float(beta) for beta in chosen]
+    swept = _beta_vae_betas(runs, dataset)
+    return sorted({swept[0], swept[-1]}) if swept else []
+
+
+def figure_runs(config: Mapping[str, Any], runs: pd.DataFrame, dataset: str) -> list[str]:
+    """The runs whose latents the dataset's figure shows: its β-VAE runs at `figure_betas`, first seed, by β."""
+    rows = runs[(runs["dataset"] == dataset) & is_beta_vae(runs)]
+    rows = rows[(rows["seed"] == rows["seed"].min()) & rows["beta"].isin(figure_betas(config, runs, dataset))]
+    return rows.sort_values("beta", kind="stable")["run"].tolist()
 
 
 def check_figures(config: Mapping[str, Any], runs: pd.DataFrame, figure2_dataset: str | None,
                   figure3_datasets: list[str]) -> None:
-    """Every β a figure is asked to show (`figures.figure2_betas`, `figure3_betas`) must be a β-VAE run
-    (C_max = 0) of the dataset the figure shows. Raises a one-line ConfigError."""
-    wanted = [("figure2_betas", d) for d in [figure2_dataset] if d is not None]
-    wanted += [("figure3_betas", d) for d in figure3_datasets]
-    for key, dataset in wanted:
-        rows = runs[(runs["dataset"] == dataset) & (runs["objective"] == "beta") & (runs["c_max"] == 0)]
-        swept = sorted(rows["beta"].unique())
-        missing = [b for b in config["figures"].get(key, []) if float(b) not in swept]
+    """Every β a figure is asked to show (`datasets.<name>.figure_betas` of the dataset it shows) must be a
+    β-VAE run of that dataset. Raises a one-line ConfigError."""
+    for dataset in [d for d in [figure2_dataset] if d is not None] + list(figure3_datasets):
+        swept = _beta_vae_betas(runs, dataset)
+        missing = [b for b in figure_betas(config, runs, dataset) if b not in swept]
         if missing:
             shown = ", ".join(f"{b:g}" for b in swept) or "none"
-            raise ConfigError(f"config key figures.{key}: β {', '.join(f'{b:g}' for b in missing)} not in the "
-                              f"β-VAE sweep of dataset {dataset!r} (β: {shown}); choose values from that sweep")
-
+            raise ConfigError(f"config key datasets.{dataset}.figure_betas: β {', '.join(f'{b:g}' for b in missing)} "
+                              f"not in the β-VAE sweep of dataset {dataset!r} (β: {shown}); choose values from "
+                              "that sweep")
 
 
 REDUCED_SUFFIX = "the full study's answers may differ"

@@ -255,6 +255,17 @@ def read_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factors
 MAX_INTEGER_LEVELS = 20
 
 
+def numeric_factor(column: pd.Series, factor: str, source: str) -> pd.Series:
+    """The values of `factor`, declared numeric, as floats (missing values stay NaN); a one-line ValueError
+    naming `source` where one of them is not a number."""
+    values = pd.to_numeric(column.astype(object), errors="coerce")
+    not_numbers = column[values.isna() & column.notna()]
+    if len(not_numbers):
+        raise ValueError(f"{source}: factor {factor!r} is declared numeric but holds {not_numbers.iloc[0]!r}; "
+                         f"declare it categorical (factors: {{{factor}: categorical}})")
+    return values.astype(float)
+
+
 def check_factor_columns(obs: pd.DataFrame, factors: Sequence[str], factor_types: Mapping[str, str],
                          source: str) -> None:
     """Raise a one-line ValueError naming `source` for a factor declared numeric that is not, or an
@@ -263,10 +274,7 @@ def check_factor_columns(obs: pd.DataFrame, factors: Sequence[str], factor_types
         column = obs[factor]
         declared = factor_types.get(factor)
         if declared == "numeric":
-            not_numbers = column[pd.to_numeric(column.astype(object), errors="coerce").isna() & column.notna()]
-            if len(not_numbers):
-                raise ValueError(f"{source}: factor {factor!r} is declared numeric but holds {not_numbers.iloc[0]!r}; "
-                                 f"declare it categorical (factors: {{{factor}: categorical}})")
+            numeric_factor(column, factor, source)
         if declared is None and pd.api.types.is_integer_dtype(column) and not pd.api.types.is_bool_dtype(column):
             levels = sorted(column.dropna().unique())
             if len(levels) <= MAX_INTEGER_LEVELS and not set(levels) <= {0, 1}:
@@ -302,14 +310,46 @@ def check_dataset_h5ad(path: str | os.PathLike, layer: str | None = None, factor
     except Exception as error:  # h5py and anndata raise many types for a file that is not an AnnData
         raise ValueError(f"{source}: not a readable .h5ad file ({type(error).__name__}: {error})") from None
     try:
+        # An empty file would otherwise be reported as lacking labels.
+        if adata.n_obs == 0 or adata.n_vars == 0:
+            raise ValueError(f"{source}: the count matrix is empty ({adata.n_obs} cells × {adata.n_vars} genes)")
         _require_columns(adata, [*factors, *([identity] if identity else [])], source)
         check_factor_columns(adata.obs, factors, factor_types or {}, source)
         if identity:
             check_identity_labels(adata.obs, identity, source)
-        if adata.n_obs == 0 or adata.n_vars == 0:
-            raise ValueError(f"{source}: the count matrix is empty ({adata.n_obs} cells × {adata.n_vars} genes)")
         head = adata[: min(n_check, adata.n_obs)].to_memory()
         counts_matrix(head, layer=layer, source=source)
         return adata.n_obs, adata.n_vars
+    finally:
+        adata.file.close()
+
+
+DONOR_COLUMNS = ("ind", "donor")  # obs columns naming a cell's donor (Kang et al. 2018: `ind`)
+
+
+def _source_text(spec: Mapping) -> str:
+    source = spec["source"]
+    if source == "simulate":
+        return f"simulated (scbeta.simulate, seed {spec.get('simulate', {}).get('seed', 0)})"
+    if source == "kang2018":
+        where = f"local copy in {spec['local_dir']}" if spec.get("local_dir") else f"downloaded from {spec['base_url']}"
+        text = f"Kang et al. (2018), GEO GSE96583 batch 2, {where}"
+    else:
+        text = f"{spec['path']}" + (f", layer {spec['layer']}" if spec.get("layer") else "")
+    return text + (f"; a random subset of at most {spec['max_cells']:,} cells" if spec.get("max_cells") else "")
+
+
+def describe_counts(path: str | os.PathLike, dataset: str, spec: Mapping) -> dict:
+    """What a dataset's models were trained on: `dataset`, `source` (as configured in `spec`, its config entry),
+    `cells`, `genes`, `donors` (None without a donor column, `DONOR_COLUMNS`) and `labels` (distinct values of
+    its identity column; None without one), read from its counts file `path` without loading the matrix."""
+    adata = ad.read_h5ad(path, backed="r")
+    try:
+        obs = adata.obs
+        donor = next((c for c in DONOR_COLUMNS if c in obs), None)
+        identity = spec.get("identity")
+        return {"dataset": dataset, "source": _source_text(spec), "cells": int(adata.n_obs), "genes": int(adata.n_vars),
+                "donors": int(obs[donor].nunique()) if donor else None,
+                "labels": int(obs[identity].nunique()) if identity and identity in obs else None}
     finally:
         adata.file.close()

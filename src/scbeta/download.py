@@ -196,14 +196,6 @@ def _copy_local(source: Path, dest: Path) -> None:
         check_gzip(dest, name=str(source))
 
 
-def _source_changed(source: Path, copy: Path) -> bool:
-    """Whether the local `source` of `copy` was changed after it was copied (other size, or modified since)."""
-    if not source.is_file():
-        return False
-    found, held = source.stat(), copy.stat()
-    return found.st_size != held.st_size or found.st_mtime > held.st_mtime
-
-
 def discard(path: str | os.PathLike) -> None:
     """Delete a fetched file and its record in the `MANIFEST.tsv` beside it, so the next fetch takes it anew."""
     path = Path(path)
@@ -229,10 +221,11 @@ def fetch_kang2018(dest_dir: str | os.PathLike, base_url: str = GEO_BASE_URL,
 
     Files come from `base_url` (the GEO tree), or are copied from `local_dir` if given (a folder
     holding the same file names flat). Each new file's size and SHA-256 go into
-    `dest_dir/MANIFEST.tsv`; files already recorded there are checked against it and not fetched
-    again, except that a copy whose file in `local_dir` changed since (size, or modified later) is
-    copied again. A mismatch raises IntegrityError naming the file, expected and found, and how to
-    go on.
+    `dest_dir/MANIFEST.tsv`. A download already recorded there is checked against it and not
+    fetched again; a local file is copied on every call, so that the copy is always the file in
+    `local_dir` as it is now, and checked against its record: a file changed there since it was
+    recorded is caught by its content, whatever its size and modification time say. A mismatch
+    raises IntegrityError naming the file, expected and found, and how to go on.
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -243,9 +236,9 @@ def fetch_kang2018(dest_dir: str | os.PathLike, base_url: str = GEO_BASE_URL,
         path = paths[name] = dest_dir / name
         expected = records.get(name)
         source = Path(local_dir) / name if local_dir is not None else None
-        if source is not None and path.exists() and _source_changed(source, path):
-            log.info("%s: %s changed since it was copied; copying it again", name, source)
-        elif expected is not None and path.exists():
+        # A local file is copied every time: the workflow deletes a job's outputs before it runs, so a copy
+        # present here says nothing about its source, and a source changed in place may keep its size and time.
+        if source is None and expected is not None and path.exists():
             found = file_record(path)
             if found != expected:
                 raise _mismatch(path, expected, found, manifest_path, "Delete the file to fetch it again.")
@@ -261,7 +254,7 @@ def fetch_kang2018(dest_dir: str | os.PathLike, base_url: str = GEO_BASE_URL,
                 download_file(url, tmp, retries=retries, backoff=backoff,
                               gzip_check=name.endswith(".gz"), log=log)
             found = file_record(tmp)
-            # A file recorded earlier but missing now must come back identical.
+            # A file recorded earlier must come back identical.
             if expected is not None and found != expected:
                 hint = ("The source now serves a different file; it was not kept." if source is None else
                         f"{source} changed since it was recorded; to use the new file, delete the line of "

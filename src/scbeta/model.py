@@ -17,7 +17,7 @@ from scbeta import __version__
 from scbeta._io import atomic_path, read_tsv, write_tsv
 from scbeta.data import counts_matrix
 from scbeta.module import VAE, StackedVAE
-from scbeta.objectives import OBJECTIVES, Objective, make_objective, objective_keywords
+from scbeta.objectives import Objective, check_options, make_objective, objective_keywords
 from scbeta.train import (
     CHECKPOINT_FILE,
     CountStore,
@@ -131,28 +131,9 @@ def _run_params(run: dict[str, Any], base: dict[str, Any], shares: dict[str, flo
     given = {"beta": beta, "c_max": c_max, **shares}
     options = {key: value for key, value in given.items() if key in accepted}
     extra = dict(run.get("objective_params") or {})
-    unknown = sorted(set(extra) - set(accepted))
-    if unknown:
-        raise ValueError(f"run {name}: objective {objective!r} takes no {', '.join(map(repr, unknown))}; "
-                         f"it takes {', '.join(accepted)}")
+    check_options(objective, extra, where=f"run {name}: ")
     options.update(extra)
     return {**base, "objective": objective, "objective_params": options, "seed": int(run.get("seed", 0))}
-
-
-def _check_group(params: list[dict[str, Any]], names: list[str]) -> None:
-    """One objective and the same non-numeric options for every run of a group (they share one step)."""
-    first = params[0]
-    per_model = OBJECTIVES[first["objective"]].per_model
-    for other, name in zip(params[1:], names[1:]):
-        if other["objective"] != first["objective"]:
-            raise ValueError(f"fit_many trains one objective per group: run {names[0]} is {first['objective']!r}, "
-                             f"run {name} is {other['objective']!r}; fit them in separate groups")
-        keys = (set(first["objective_params"]) | set(other["objective_params"])) - set(per_model)
-        for key in sorted(keys):
-            mine, theirs = first["objective_params"].get(key), other["objective_params"].get(key)
-            if mine != theirs:
-                raise ValueError(f"fit_many: runs {names[0]} and {name} differ in {key} ({mine!r} vs {theirs!r}); "
-                                 f"within a group only {', '.join(per_model)} may differ")
 
 
 def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str | Path | None = None,
@@ -189,7 +170,6 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
               "kl_warmup_share": min(1.0, warmup / epochs) if warmup > 0 else 0.0}
     names = [run_name(run) for run in runs]
     params = [_run_params(run, base, shares) for run in runs]
-    _check_group(params, names)
 
     device = pick_device(t["device"])
     vaes, objectives = [], []
@@ -201,7 +181,9 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
         vaes.append(vae)
         objectives.append(objective)
     with sync_allowed(device):  # set-up copies to the device; only the epochs are free of synchronisation
-        group = Group(module=StackedVAE(vaes).to(device), objective=type(objectives[0]).stack(objectives).to(device),
+        # The runs share one step: one objective, and options that differ only in its per-model numbers.
+        objective = type(objectives[0]).stack(objectives, names).to(device)
+        group = Group(module=StackedVAE(vaes).to(device), objective=objective,
                       generators=[torch.Generator(device).manual_seed(p["seed"]) for p in params], names=names)
         store = CountStore(counts, device)
     var_names = list(map(str, adata.var_names))

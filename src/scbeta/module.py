@@ -1,9 +1,11 @@
 """The scVI-style variational autoencoder (Lopez et al. 2018), its count likelihoods, and a stack of K of them.
 
 Only the math lives here: tensors in, tensors out. Objectives are in `objectives`,
-the training loop in `train`, the user API in `model`. `VAE` is one model; `StackedVAE` holds K
+the training loop in `train`, the user API in `model`. `VAE` is one model, as it is initialised,
+saved and used once trained (its posterior, its decoded gene proportions); `StackedVAE` holds K
 models' parameters with a leading model dimension and trains them in one pass (`torch.baddbmm`
-instead of K matrix products), each with its own batch statistics and its own random draws.
+instead of K matrix products), each with its own batch statistics and its own random draws. A
+single model trains as a stack of one.
 """
 from __future__ import annotations
 
@@ -54,11 +56,6 @@ class VAEOutput:
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) ‖ N(0, 1)) of each latent dimension, in nats (same shape as mu)."""
     return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar)
-
-
-def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) ‖ N(0, I)) per row, in nats."""
-    return kl_per_dimension(mu, logvar).sum(-1)
 
 
 def _softplus(x: torch.Tensor) -> torch.Tensor:
@@ -249,21 +246,10 @@ class VAE(nn.Module):
         logvar = torch.log(torch.exp(self.z_var(hidden)) + 1e-4)
         return self.z_mean(hidden), logvar
 
-    def log_likelihood(self, batch: CountBatch, z: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) per cell, in nats."""
-        hidden = self.decoder(z)
-        log_scale = F.log_softmax(self.scale_logits(hidden), dim=-1)
-        theta = self.log_theta.exp()
-        if self.zi_logits is None:
-            return nb_log_prob(batch, log_scale, theta)
-        return zinb_log_prob(batch, log_scale, theta, self.zi_logits(hidden))
-
-    def forward(self, batch: CountBatch) -> VAEOutput:
-        mu, logvar = self.encode(batch.x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        kl_dims = kl_per_dimension(mu, logvar)
-        return VAEOutput(z=z, qz_mu=mu, qz_logvar=logvar, recon=-self.log_likelihood(batch, z),
-                         kl=kl_dims.sum(-1), kl_dims=kl_dims)
+    def log_proportions(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoded share of each gene in a cell's expected expression, as natural logs (cells × genes),
+        at latent points z (cells × latent); the expected counts are the cell's library times its shares."""
+        return F.log_softmax(self.scale_logits(self.decoder(z)), dim=-1)
 
 
 # --- K models at once ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -76,12 +76,20 @@ class Objective(nn.Module):
         return {}
 
     @classmethod
-    def stack(cls, objectives: Sequence[Objective]) -> Objective:
-        """One objective for K models from K single ones of this class and the same options."""
+    def stack(cls, objectives: Sequence[Objective], names: Sequence[str] | None = None) -> Objective:
+        """One objective for K models from K single ones of this class that differ only in their numeric
+        `per_model` options. `names` (default "model k") name the models in the ValueError raised otherwise."""
+        names = list(names) if names is not None else [f"model {k}" for k in range(len(objectives))]
         first = objectives[0]
-        for other in objectives[1:]:
-            if type(other) is not type(first) or other.options != first.options:
-                raise ValueError(f"cannot stack {first.name} {first.options} with {other.name} {other.options}")
+        for other, name in zip(objectives[1:], names[1:]):
+            if type(other) is not type(first):
+                raise ValueError(f"one objective per group: {names[0]} is {first.name!r}, {name} is "
+                                 f"{other.name!r}; train them in separate groups")
+            for key in sorted(set(first.options) | set(other.options)):
+                mine, theirs = first.options.get(key), other.options.get(key)
+                if mine != theirs:
+                    raise ValueError(f"{names[0]} and {name} differ in {key} ({mine!r} vs {theirs!r}); within a "
+                                     f"group only {', '.join(cls.per_model)} may differ")
         values = {key: [float(getattr(o, key)) for o in objectives] for key in cls.per_model}
         stacked = cls(**first.options, **values)
         stacked._stack_state(objectives)
@@ -411,11 +419,16 @@ def objective_keywords(name: str) -> list[str]:
     return list(inspect.signature(OBJECTIVES[name]).parameters)
 
 
-def make_objective(name: str, **params: Any) -> Objective:
-    """Build the objective `name` from `params`; a keyword it does not take is an error."""
+def check_options(name: str, params: Mapping[str, Any], where: str = "") -> None:
+    """Raise a one-line ValueError, after `where`, for any keyword of `params` the objective `name` does not take."""
     accepted = objective_keywords(name)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ValueError(f"objective {name!r} takes no {', '.join(map(repr, unknown))}; "
+        raise ValueError(f"{where}objective {name!r} takes no {', '.join(map(repr, unknown))}; "
                          f"it takes {', '.join(accepted)}")
+
+
+def make_objective(name: str, **params: Any) -> Objective:
+    """Build the objective `name` from `params`; a keyword it does not take is an error (`check_options`)."""
+    check_options(name, params)
     return OBJECTIVES[name](**params)

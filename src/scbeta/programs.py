@@ -96,7 +96,7 @@ def gene_programs(model: Model, adata: ad.AnnData, *, span: float = DEFAULT_SPAN
             ends = base.repeat(2, 1)
             ends[:len(cells), dim] = float(low[dim])
             ends[len(cells):, dim] = float(high[dim])
-            log_scale = torch.log_softmax(module.scale_logits(module.decoder(ends)), dim=-1)
+            log_scale = module.log_proportions(ends)
             change = (log_scale[len(cells):] - log_scale[:len(cells)]).mean(dim=0) / np.log(2.0)
             scores[dim] = change.double().cpu().numpy()
     return tidy_programs(scores, model.var_names)
@@ -146,22 +146,24 @@ def program_truth(var: pd.DataFrame, factor: str, gene_sets: Mapping[str, list[s
 def resolve_gene_set_path(path: str, basedir: str | os.PathLike) -> str:
     """A configured gene-set path: as given if it exists from the working directory, else under `basedir`
     (the workflow's repository, where the shipped gene sets are)."""
-    if Path(path).is_absolute() or Path(path).exists():
-        return path
-    return str(Path(basedir) / path)
+    from scbeta._io import resolve_path
+
+    return resolve_path(path, basedir)
 
 
 def check_gene_sets(config: Mapping, basedir: str | os.PathLike) -> None:
     """Each enabled dataset's `gene_sets` must name one of its factors and a readable gene-set file.
-    Raises a one-line error naming the config key."""
+    Raises a one-line ConfigError naming the config key."""
+    from scbeta.config import ConfigError
+
     for name, spec in config["datasets"].items():
         if not spec.get("enabled", True):
             continue
         for factor, entry in (spec.get("gene_sets") or {}).items():
             where = f"config key datasets.{name}.gene_sets.{factor}"
             if factor not in spec["factors"]:
-                raise ValueError(f"{where}: {factor!r} is not one of the dataset's factors {spec['factors']}")
+                raise ConfigError(f"{where}: {factor!r} is not one of the dataset's factors {spec['factors']}")
             try:
                 read_gene_set(resolve_gene_set_path(entry["path"], basedir))
             except (OSError, ValueError) as error:
-                raise ValueError(f"{where}.path: {error}") from None
+                raise ConfigError(f"{where}.path: {error}") from None

@@ -1,15 +1,19 @@
 """The names the package, the config check, the workflow and the figures share, each written once.
 
 Objectives, baselines, dataset sources and metrics are looked up here by name; so are the format
-of run names, the columns that describe a run and the default Leiden resolutions. Nothing here
-imports torch or the scientific stack, so the workflow's parse step and the figures read it cheaply.
+of run names, the columns that describe a run, which runs are β-VAE runs and the default Leiden
+resolutions. Nothing here imports torch or the scientific stack, so the workflow's parse step and
+the figures read it cheaply.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _Entry = TypeVar("_Entry", "ObjectiveInfo", "MetricInfo")
 
@@ -99,6 +103,8 @@ METRICS: dict[str, MetricInfo] = _by_name(
     MetricInfo("final_recon", "Final reconstruction term (nats per cell)", "collapse", higher_is_better=None,
                range=(-math.inf, math.inf)),
     MetricInfo("final_kl", "Final KL (nats per cell)", "collapse", higher_is_better=None, range=(0.0, math.inf)),
+    # Whether an iterative baseline's fit (FastICA, NMF) converged within its iteration limit: 1 or 0.
+    MetricInfo("converged", "Fit converged within its iteration limit", "fit", higher_is_better=None),
 )
 
 
@@ -130,6 +136,15 @@ def run_name(method: str, objective: str | None, beta: float, c_max: float, gamm
     return f"{objective}_{tags}_seed{seed}"
 
 
+def is_beta_vae(table: pd.DataFrame) -> pd.Series:
+    """Which rows of a runs or metric table (columns `objective`, `c_max`) are β-VAE runs: objective "beta"
+    without capacity (C_max 0, or not set: NaN counts as 0). A boolean Series on the table's index."""
+    import pandas as pd  # imported here: the registry stays free of the scientific stack at import time
+
+    c_max = pd.to_numeric(table["c_max"], errors="coerce").fillna(0.0)
+    return (table["objective"] == "beta") & (c_max == 0)
+
+
 def schema_enums() -> dict[str, dict[str, list[str]]]:
     """The config schema's definitions of the names above (`objective_name`, `baseline_name`, `source_name`),
     filled in when a config is validated."""
@@ -139,4 +154,4 @@ def schema_enums() -> dict[str, dict[str, list[str]]]:
 
 __all__ = ["ObjectiveInfo", "MetricInfo", "OBJECTIVES", "BASELINES", "SOURCES", "REAL_SOURCES",
            "SIMULATED_SOURCES", "METRICS", "metrics_of", "RUN_COLUMNS", "DEFAULT_RESOLUTIONS", "run_name",
-           "schema_enums"]
+           "is_beta_vae", "schema_enums"]

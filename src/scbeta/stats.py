@@ -47,25 +47,35 @@ def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def bounded_interval(x: np.ndarray, bounds: tuple[float, float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Student-t interval of `x` (at least 2 values within `bounds`) on the logit scale of `bounds`, mapped back.
+    """Student-t interval of `x` (at least 2 values within `bounds`) on a scale that maps `bounds` to the whole
+    line, mapped back, so both ends lie within `bounds`.
 
-    The values are rescaled to [0, 1], held `_LOGIT_MARGIN` inside it and logit-transformed; the
-    t-interval of their mean there is mapped back, so both ends lie within `bounds`.
+    Both bounds finite: the logit of the values rescaled to [0, 1]. One bound finite (a metric such
+    as DCI informativeness, at most 1): the log of the distance to it. Values are held a small share
+    of the spread (`_LOGIT_MARGIN`) inside a bound before the transform.
     """
     lo, hi = bounds
-    share = np.clip((x - lo) / (hi - lo), _LOGIT_MARGIN, 1 - _LOGIT_MARGIN)
-    logit = np.log(share / (1 - share))
-    ends = 1 / (1 + np.exp(-np.asarray(_t_interval(logit, confidence))))
-    return float(lo + ends[0] * (hi - lo)), float(lo + ends[1] * (hi - lo))
+    if np.isfinite(lo) and np.isfinite(hi):
+        share = np.clip((x - lo) / (hi - lo), _LOGIT_MARGIN, 1 - _LOGIT_MARGIN)
+        ends = 1 / (1 + np.exp(-np.asarray(_t_interval(np.log(share / (1 - share)), confidence))))
+        return float(lo + ends[0] * (hi - lo)), float(lo + ends[1] * (hi - lo))
+    if not (np.isfinite(lo) or np.isfinite(hi)):
+        return _t_interval(x, confidence)
+    bound, sign = (lo, 1.0) if np.isfinite(lo) else (hi, -1.0)
+    distance = sign * (x - bound)
+    margin = _LOGIT_MARGIN * max(float(np.ptp(distance)), float(np.abs(distance).max()), 1e-12)
+    ends = np.exp(np.asarray(_t_interval(np.log(np.maximum(distance, margin)), confidence)))
+    low, high = sorted(bound + sign * ends)
+    return float(low), float(high)
 
 
 def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE,
             bounds: tuple[float, float] | None = None) -> MeanCI:
     """Mean and two-sided `confidence` interval over the finite `values` (NaN ignored).
 
-    Without `bounds` (or with an infinite bound) the Student-t interval; with finite `bounds`
-    (low, high), such as a metric's range (`scbeta.registry.MetricInfo.range`), the interval of
-    `bounded_interval`, which stays within them.
+    Without `bounds` the Student-t interval; with `bounds` (low, high; one may be infinite), such as
+    a metric's range (`scbeta.registry.MetricInfo.range`), the interval of `bounded_interval`,
+    which stays within them.
     """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -73,19 +83,17 @@ def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE,
         return MeanCI(np.nan, np.nan, np.nan, 0)
     if x.size < 2:
         return MeanCI(float(x.mean()), np.nan, np.nan, 1)
-    if bounds is not None and np.all(np.isfinite(bounds)):
-        low, high = bounded_interval(x, bounds, confidence)
-    else:
-        low, high = _t_interval(x, confidence)
+    low, high = bounded_interval(x, bounds, confidence) if bounds is not None else _t_interval(x, confidence)
     return MeanCI(float(x.mean()), low, high, int(x.size))
 
 
 def metric_bounds(metric: str) -> tuple[float, float] | None:
-    """The range of a registered metric where both ends are finite (its interval then stays inside), else None."""
+    """The range of a registered metric where at least one end is finite (its interval then stays inside), else
+    None."""
     from scbeta.registry import METRICS
 
     info = METRICS.get(metric)
-    if info is None or not np.all(np.isfinite(info.range)):
+    if info is None or not np.isfinite(info.range).any():
         return None
     return info.range
 

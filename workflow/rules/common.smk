@@ -21,13 +21,16 @@ from scbeta.config import (
     expand_runs,
     factor_names,
     factor_types,
+    figure_runs,
     group_runs,
     reduced_configuration,
+    training_keywords,
     training_runs,
     validate,
 )
+from scbeta._io import resolve_path
 from scbeta.download import KANG2018_FILES
-from scbeta.registry import BASELINES, OBJECTIVES, REAL_SOURCES, SIMULATED_SOURCES
+from scbeta.registry import BASELINES, OBJECTIVES, REAL_SOURCES, SIMULATED_SOURCES, is_beta_vae
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 coerce_numbers(config, SCHEMA)
@@ -87,7 +90,7 @@ def training_rule_name(dataset, group):
 
 def training_params():
     """Keywords for scbeta.fit_many from the config's `training` section."""
-    return {k: v for k, v in config["training"].items() if k not in ("threads", "models_per_job")}
+    return training_keywords(config)
 
 
 def training_runtime(n_models):
@@ -193,18 +196,14 @@ def figure2_input(name):
     return f"results/{figure2_dataset()}/{name}"
 
 
+def figure_latents(dataset):
+    """The β-VAE latents a dataset's figure shows (its figure_betas, first seed; scbeta.config.figure_runs)."""
+    return expand("results/{dataset}/latents/{run}.h5ad", dataset=dataset, run=figure_runs(config, RUNS, dataset))
+
+
 def figure2_latents(wildcards):
-    """Panel D: the β-VAE latents (C_max = 0, first seed) at the configured β values."""
-    dataset = figure2_dataset()
-    runs = runs_of(dataset)
-    first_seed = runs["seed"].min()
-    chosen = runs[
-        (runs["objective"] == "beta")
-        & (runs["c_max"] == 0)
-        & (runs["seed"] == first_seed)
-        & runs["beta"].isin(config["figures"]["figure2_betas"])
-    ]
-    return expand("results/{dataset}/latents/{run}.h5ad", dataset=dataset, run=chosen["run"])
+    """Panel D: the Figure-2 dataset's figure latents."""
+    return figure_latents(figure2_dataset())
 
 
 def first_dataset(*sources):
@@ -212,14 +211,37 @@ def first_dataset(*sources):
     return next((d for d in DATASETS if config["datasets"][d]["source"] in sources), None)
 
 
+def claims_roles():
+    """The datasets the claims are checked on, by role: the first simulated and the first real one, where enabled."""
+    roles = {"simulated": first_dataset(*SIMULATED_SOURCES), "real": first_dataset(*REAL_SOURCES)}
+    return {role: dataset for role, dataset in roles.items() if dataset is not None}
+
+
 def claims_inputs(wildcards):
-    """The metric tables the claims are checked on: the simulated and the real dataset, where enabled."""
-    inputs = {}
-    for role, sources in (("simulated", SIMULATED_SOURCES), ("real", REAL_SOURCES)):
-        dataset = first_dataset(*sources)
-        if dataset is not None:
-            inputs[role] = f"results/{dataset}/metrics/all.tsv"
-    return inputs
+    """The metric tables the claims are checked on, by role (simulated, real)."""
+    return {role: f"results/{dataset}/metrics/all.tsv" for role, dataset in claims_roles().items()}
+
+
+def claims_counts(wildcards):
+    """The counts the claims' datasets were trained on (their cells and genes go into claims.md)."""
+    return [f"results/{dataset}/counts.h5ad" for dataset in claims_roles().values()]
+
+
+def claims_datasets():
+    """Name → config entry of the claims' datasets, in the order of `claims_counts`."""
+    return {dataset: dataset_spec(dataset) for dataset in claims_roles().values()}
+
+
+def reference_folder():
+    """The folder of the full-size reference (`reference` in the config), or None for no comparison."""
+    return resolve_path(config["reference"], workflow.basedir) if config.get("reference") else None
+
+
+def reference_table(wildcards):
+    """The reference's claims table, where it exists: a changed reference reruns the claims."""
+    folder = reference_folder()
+    table = os.path.join(folder, "claims.tsv") if folder else None
+    return [table] if table and os.path.isfile(table) else []
 
 
 def figure3_datasets():
@@ -230,7 +252,7 @@ def figure3_datasets():
         for d in DATASETS
         if dataset_spec(d)["source"] in REAL_SOURCES
         and dataset_spec(d).get("identity")
-        and (runs_of(d)["objective"] == "beta").any()
+        and is_beta_vae(runs_of(d)).any()
     ]
 
 
@@ -243,18 +265,12 @@ def figure3_stimulation(wildcards):
 
 
 def figure3_targets():
-    return config["figures"]["figure3_targets"]
+    return config.get("figures", {}).get("figure3_targets", [])
 
 
 def figure3_latents(wildcards):
-    """Panel E: the β-VAE latents (first seed) at the configured β values."""
-    runs = runs_of(wildcards.dataset)
-    chosen = runs[
-        (runs["objective"] == "beta")
-        & (runs["seed"] == runs["seed"].min())
-        & runs["beta"].isin(config["figures"]["figure3_betas"])
-    ]
-    return expand("results/{dataset}/latents/{run}.h5ad", dataset=wildcards.dataset, run=chosen["run"])
+    """Panel E: the dataset's figure latents."""
+    return figure_latents(wildcards.dataset)
 
 
 check_figures(config, RUNS, figure2_dataset(), figure3_datasets())

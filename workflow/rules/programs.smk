@@ -12,16 +12,21 @@ def gene_set_entries(dataset):
     return dataset_spec(dataset).get("gene_sets") or {}
 
 
+def gene_set_files(wildcards):
+    """The dataset's gene-set files, in the order of `gene_set_entries`."""
+    return [
+        resolve_gene_set_path(entry["path"], workflow.basedir)
+        for entry in gene_set_entries(wildcards.dataset).values()
+    ]
+
+
 def program_inputs(wildcards):
     """A run's counts, latent and score table, its model for a VAE, and the dataset's gene-set files."""
     inputs = {
         "counts": f"results/{wildcards.dataset}/counts.h5ad",
         "latent": f"results/{wildcards.dataset}/latents/{wildcards.run}.h5ad",
         "scores": f"results/{wildcards.dataset}/metrics/runs/{wildcards.run}.tsv",
-        "gene_sets": [
-            resolve_gene_set_path(entry["path"], workflow.basedir)
-            for entry in gene_set_entries(wildcards.dataset).values()
-        ],
+        "gene_sets": gene_set_files(wildcards),
     }
     if run_params(wildcards)["method"] == "vae":
         inputs["model"] = f"results/{wildcards.dataset}/models/{wildcards.run}/model.pt"
@@ -39,14 +44,14 @@ def program_recovery_files(wildcards):
 def programs_figure_datasets():
     """Datasets with β-VAE runs (C_max = 0): each gets a gene-program figure over their β."""
     return [
-        d for d in DATASETS if ((runs_of(d)["objective"] == "beta") & (runs_of(d)["c_max"] == 0)).any()
+        d for d in DATASETS if is_beta_vae(runs_of(d)).any()
     ]
 
 
 def programs_figure_tables(wildcards):
     """The program tables of the β-VAE runs (C_max = 0) of the first seed, one per β."""
     runs = runs_of(wildcards.dataset)
-    chosen = runs[(runs["objective"] == "beta") & (runs["c_max"] == 0) & (runs["seed"] == runs["seed"].min())]
+    chosen = runs[is_beta_vae(runs) & (runs["seed"] == runs["seed"].min())]
     return expand("results/{dataset}/programs/{run}.tsv", dataset=wildcards.dataset, run=chosen["run"])
 
 
@@ -86,6 +91,8 @@ rule programs_figure:
     input:
         table="results/{dataset}/metrics/all.tsv",
         programs=programs_figure_tables,
+        counts="results/{dataset}/counts.h5ad",  # its genes, and the simulator's program genes
+        gene_sets=gene_set_files,
     output:
         png=report(
             "results/figures/programs_{dataset}.png",
@@ -100,6 +107,7 @@ rule programs_figure:
         "results/benchmarks/figures/programs_{dataset}.tsv"
     params:
         n_genes_per_dim=config["programs"]["figure_genes_per_dim"],
+        gene_set_factors=lambda wildcards: list(gene_set_entries(wildcards.dataset)),
         reduced=reduced_note(),
     resources:
         mem_mb=4000,

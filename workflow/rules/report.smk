@@ -1,6 +1,8 @@
 rule claims:
     input:
         unpack(claims_inputs),
+        counts=claims_counts,
+        reference_table=reference_table,
     output:
         markdown="results/claims.md",
         html=report("results/claims.html", caption="../report/claims.rst", category="Claims"),
@@ -12,6 +14,8 @@ rule claims:
         "results/benchmarks/claims.tsv"
     params:
         reduced=reduced_note(),
+        datasets=claims_datasets(),
+        reference=reference_folder(),
     resources:
         mem_mb=2000,
         runtime=10,

@@ -1,4 +1,4 @@
-"""Rule baseline: one call into the package (see scbeta.pipeline.baseline)."""
-from scbeta import pipeline
+"""Rule baseline: one call into the package (see scbeta.pipeline.train.baseline)."""
+from scbeta.pipeline import rule_args, train
 
-pipeline.baseline(**pipeline.rule_args(snakemake))  # noqa: F821
+train.baseline(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule claims: one call into the package (see scbeta.pipeline.claims)."""
-from scbeta import pipeline
+"""Rule claims: one call into the package (see scbeta.pipeline.report.claims)."""
+from scbeta.pipeline import report, rule_args
 
-pipeline.claims(**pipeline.rule_args(snakemake))  # noqa: F821
+report.claims(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule collect: one call into the package (see scbeta.pipeline.collect)."""
-from scbeta import pipeline
+"""Rule collect: one call into the package (see scbeta.pipeline.evaluate.collect)."""
+from scbeta.pipeline import evaluate, rule_args
 
-pipeline.collect(**pipeline.rule_args(snakemake))  # noqa: F821
+evaluate.collect(**rule_args(snakemake))  # noqa: F821

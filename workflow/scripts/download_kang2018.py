@@ -1,4 +1,4 @@
-"""Rule download_kang2018: one call into the package (see scbeta.pipeline.download_kang2018)."""
-from scbeta import pipeline
+"""Rule download_kang2018: one call into the package (see scbeta.pipeline.data.download_kang2018)."""
+from scbeta.pipeline import data, rule_args
 
-pipeline.download_kang2018(**pipeline.rule_args(snakemake))  # noqa: F821
+data.download_kang2018(**rule_args(snakemake))  # noqa: F821

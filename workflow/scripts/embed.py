@@ -1,4 +1,4 @@
-"""Rule embed: one call into the package (see scbeta.pipeline.embed)."""
-from scbeta import pipeline
+"""Rule embed: one call into the package (see scbeta.pipeline.evaluate.embed)."""
+from scbeta.pipeline import evaluate, rule_args
 
-pipeline.embed(**pipeline.rule_args(snakemake))  # noqa: F821
+evaluate.embed(**rule_args(snakemake))  # noqa: F821

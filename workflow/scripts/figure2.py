@@ -1,4 +1,4 @@
-"""Rule figure2: one call into the package (see scbeta.pipeline.figure2)."""
-from scbeta import pipeline
+"""Rule figure2: one call into the package (see scbeta.pipeline.figures.figure2)."""
+from scbeta.pipeline import figures, rule_args
 
-pipeline.figure2(**pipeline.rule_args(snakemake))  # noqa: F821
+figures.figure2(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule figure3: one call into the package (see scbeta.pipeline.figure3)."""
-from scbeta import pipeline
+"""Rule figure3: one call into the package (see scbeta.pipeline.figures.figure3)."""
+from scbeta.pipeline import figures, rule_args
 
-pipeline.figure3(**pipeline.rule_args(snakemake))  # noqa: F821
+figures.figure3(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule import_h5ad: one call into the package (see scbeta.pipeline.import_h5ad)."""
-from scbeta import pipeline
+"""Rule import_h5ad: one call into the package (see scbeta.pipeline.data.import_h5ad)."""
+from scbeta.pipeline import data, rule_args
 
-pipeline.import_h5ad(**pipeline.rule_args(snakemake))  # noqa: F821
+data.import_h5ad(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule latent: one call into the package (see scbeta.pipeline.latent)."""
-from scbeta import pipeline
+"""Rule latent: one call into the package (see scbeta.pipeline.train.latent)."""
+from scbeta.pipeline import rule_args, train
 
-pipeline.latent(**pipeline.rule_args(snakemake))  # noqa: F821
+train.latent(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule prepare_kang2018: one call into the package (see scbeta.pipeline.prepare_kang2018)."""
-from scbeta import pipeline
+"""Rule prepare_kang2018: one call into the package (see scbeta.pipeline.data.prepare_kang2018)."""
+from scbeta.pipeline import data, rule_args
 
-pipeline.prepare_kang2018(**pipeline.rule_args(snakemake))  # noqa: F821
+data.prepare_kang2018(**rule_args(snakemake))  # noqa: F821

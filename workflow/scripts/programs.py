@@ -1,4 +1,4 @@
-"""Rule programs: one call into the package (see scbeta.pipeline.programs)."""
-from scbeta import pipeline
+"""Rule programs: one call into the package (see scbeta.pipeline.programs.programs)."""
+from scbeta.pipeline import programs, rule_args
 
-pipeline.programs(**pipeline.rule_args(snakemake))  # noqa: F821
+programs.programs(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule programs_figure: one call into the package (see scbeta.pipeline.programs_figure)."""
-from scbeta import pipeline
+"""Rule programs_figure: one call into the package (see scbeta.pipeline.programs.programs_figure)."""
+from scbeta.pipeline import programs, rule_args
 
-pipeline.programs_figure(**pipeline.rule_args(snakemake))  # noqa: F821
+programs.programs_figure(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule provenance: one call into the package (see scbeta.pipeline.provenance)."""
-from scbeta import pipeline
+"""Rule provenance: one call into the package (see scbeta.pipeline.report.provenance)."""
+from scbeta.pipeline import report, rule_args
 
-pipeline.provenance(**pipeline.rule_args(snakemake))  # noqa: F821
+report.provenance(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule score: one call into the package (see scbeta.pipeline.score)."""
-from scbeta import pipeline
+"""Rule score: one call into the package (see scbeta.pipeline.evaluate.score)."""
+from scbeta.pipeline import evaluate, rule_args
 
-pipeline.score(**pipeline.rule_args(snakemake))  # noqa: F821
+evaluate.score(**rule_args(snakemake))  # noqa: F821

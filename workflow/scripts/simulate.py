@@ -1,4 +1,4 @@
-"""Rule simulate: one call into the package (see scbeta.pipeline.simulate)."""
-from scbeta import pipeline
+"""Rule simulate: one call into the package (see scbeta.pipeline.simulate.simulate)."""
+from scbeta.pipeline import rule_args, simulate
 
-pipeline.simulate(**pipeline.rule_args(snakemake))  # noqa: F821
+simulate.simulate(**rule_args(snakemake))  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule summary_figures: one call into the package (see scbeta.pipeline.summary_figures)."""
-from scbeta import pipeline
+"""Rule summary_figures: one call into the package (see scbeta.pipeline.figures.summary_figures)."""
+from scbeta.pipeline import figures, rule_args
 
-pipeline.summary_figures(**pipeline.rule_args(snakemake))  # noqa: F821
+figures.summary_figures(**rule_args(snakemake))  # noqa: F821

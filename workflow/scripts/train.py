@@ -1,4 +1,4 @@
-"""Rule train_<dataset>_<group>: one call into the package (see scbeta.pipeline.train_group)."""
-from scbeta import pipeline
+"""Rule train_<dataset>_<group>: one call into the package (see scbeta.pipeline.train.train_group)."""
+from scbeta.pipeline import rule_args, train
 
-pipeline.train_group(**pipeline.rule_args(snakemake))  # noqa: F821
+train.train_group(**rule_args(snakemake))  # noqa: F821

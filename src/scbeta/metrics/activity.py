@@ -14,9 +14,18 @@ MIN_ACTIVE_UNITS = 2  # fewer active dimensions than this: the model has collaps
 
 
 def _as_latent(values: np.ndarray, name: str) -> np.ndarray:
+    """`values` as float64 cells × dims. NaN or Inf raises: a NaN dimension would count as inactive (collapsed)."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] < 1:
         raise ValueError(f"{name} must be cells × dims, got shape {values.shape}")
+    bad_cells = (~np.isfinite(values)).sum(axis=0)
+    if bad_cells.any():
+        first = int(np.flatnonzero(bad_cells)[0])
+        kind = "NaN" if np.isnan(values[:, first]).any() else "Inf"
+        others = int((bad_cells > 0).sum()) - 1
+        also = f" (and {others} other dimension(s) too)" if others else ""
+        raise ValueError(f"{name}: dimension {first} holds {kind} in {bad_cells[first]} of {values.shape[0]} "
+                         f"cells{also}; a latent that is not finite cannot be judged active or collapsed")
     return values
 
 

@@ -11,10 +11,13 @@ import pandas as pd
 from scbeta.plots.panels import (_activity_text, _beta_legend, _clean, _grouped_bars, _is_vae,
                                  _latent_colorbar, _shared_limit, highlight_panel, umap_panel)
 from scbeta.plots.style import FONT_SIZE, _categories, _category_colors, _panel_title, _style, collapsed_runs
+from scbeta.registry import is_beta_vae
+from scbeta.stats import metric_bounds
+
 
 def _beta_runs(table: pd.DataFrame) -> pd.DataFrame:
     """The β-VAE runs (objective "beta", no capacity): the preprint's Figure 3 sweep."""
-    return table[_is_vae(table) & (table["objective"] == "beta") & (table["c_max"] == 0)]
+    return table[_is_vae(table) & is_beta_vae(table)]
 
 
 def _beta_axis(ax, betas: Sequence[float]) -> None:
@@ -89,7 +92,7 @@ def figure3(embedding: ad.AnnData, table: pd.DataFrame, latents: list[ad.AnnData
     ax_b.set_title(f"B  Exp. factor recovery{second_line}", loc="left", fontweight="bold")
 
     ari = runs[runs["metric"] == "best_ari"]
-    hatched |= _grouped_bars(ax_c, ari, None, "value", betas, betas, bounds=(-1.0, 1.0), collapsed=collapsed)
+    hatched |= _grouped_bars(ax_c, ari, None, "value", betas, betas, bounds=metric_bounds("best_ari"), collapsed=collapsed)
     ax_c.set_ylim(0, 1)
     ax_c.set_ylabel("Best adjusted Rand index vs. cell type")
     ax_c.set_title(f"C  Clustering recovery{second_line}", loc="left", fontweight="bold")

@@ -135,8 +135,10 @@ def _grouped_bars(ax, table: pd.DataFrame, x: str | None, y: str, x_order: Seque
 def _beta_legend(ax, betas, hatched: bool) -> None:
     """The β legend right of `ax`, with the hatched-bar entry when any bar is hatched."""
     handles = _beta_legend_handles(betas) + ([collapsed_handle()] if hatched else [])
-    ax.legend(handles=handles, title="β", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-              handlelength=1.0, borderaxespad=0.2)
+    legend = ax.legend(handles=handles, title="β", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                       handlelength=1.0, borderaxespad=0.2)
+    # Over its entries' swatches, not centred over the long hatching entry.
+    legend._legend_box.align = "left"
 
 
 def bars_over_beta(ax, table: pd.DataFrame, x: str, y: str, ylabel: str, title: str, *,

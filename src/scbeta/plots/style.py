@@ -2,6 +2,7 @@
 of collapsed models and the reduced-configuration note."""
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 
@@ -9,8 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from scbeta.config import REDUCED_SUFFIX
 from scbeta.metrics.activity import MIN_ACTIVE_UNITS
 from scbeta.registry import BASELINES, METRICS, OBJECTIVES, metrics_of
 
@@ -20,12 +23,17 @@ BETA_CMAP = "plasma"
 # β below 1 or above 50 take the end colours.
 BETA_GRID = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 10.0, 30.0, 50.0)
 BETA_CMAP_END = 0.88  # plasma beyond this is too pale on white
+# FactorVAE's γ has colours of its own, in a map that shares no hue with β's, so that no γ reads as a β.
+GAMMA_CMAP = "Greens"
+GAMMA_GRID = (1.0, 3.0, 6.0, 10.0, 30.0, 100.0)
+GAMMA_CMAP_RANGE = (0.35, 0.95)
 FONT_SIZE = 7
 LATENT_CMAP = "RdBu_r"  # latent values: diverging, centred at 0
 BASELINE_COLOR = "0.45"  # baselines have no β: grey wherever β sets the colour
 CI_LABEL = "mean ± 95% CI over seeds"
 COLLAPSED_HATCH = "////"
 COLLAPSED_LABEL = f"hatched: a seed with < {MIN_ACTIVE_UNITS}\nactive latent dims (collapsed)"
+COLLAPSED_MARKER_LABEL = f"open marker: < {MIN_ACTIVE_UNITS} active\nlatent dims (collapsed)"
 
 OBJECTIVE_LABELS = {name: info.label for name, info in OBJECTIVES.items()}
 BASELINE_LABELS = BASELINES
@@ -52,6 +60,23 @@ def beta_color(beta: float) -> tuple[float, float, float, float]:
     return plt.get_cmap(BETA_CMAP)(BETA_CMAP_END * position)
 
 
+def gamma_color(gamma: float) -> tuple[float, float, float, float]:
+    """The colour of a FactorVAE γ value (`GAMMA_GRID` evenly spaced along `GAMMA_CMAP`), never a β colour."""
+    grid = np.log(GAMMA_GRID)
+    position = np.interp(np.log(max(float(gamma), 1e-12)), grid, np.linspace(0.0, 1.0, len(grid)))
+    low, high = GAMMA_CMAP_RANGE
+    return plt.get_cmap(GAMMA_CMAP)(low + (high - low) * position)
+
+
+# Datasets of the shipped config by their key; any other dataset (a user's h5ad) is named by its key.
+DATASET_LABELS = {"simulated": "Simulated", "kang2018": "Kang et al. (2018)"}
+
+
+def dataset_label(key: str) -> str:
+    """The name of a dataset in figure titles: "Simulated", "Kang et al. (2018)", else its config key."""
+    return DATASET_LABELS.get(str(key), str(key))
+
+
 def _style() -> None:
     plt.rcParams.update({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "axes.labelsize": FONT_SIZE,
                          "legend.fontsize": FONT_SIZE - 1, "legend.title_fontsize": FONT_SIZE - 1,
@@ -70,7 +95,15 @@ def point_size(n_cells: int, panel_area_in2: float = 3.0, coverage: float = 0.35
     return float(np.clip(coverage * panel_area_in2 * 72.0**2 / max(n_cells, 1), 0.1, 12.0))
 
 
-REDUCED_TITLE = "Reduced configuration (what was reduced: claims.md, and this file's metadata)"
+REDUCED_TITLE = "defaults: the note heading claims.md and this file's metadata"
+
+
+def reduced_title(note: str) -> str:
+    """The figure's line for a reduced configuration note (`scbeta.config.reduced_configuration`): what was
+    reduced, in a few words, without the defaults, which claims.md and the file's metadata give."""
+    brief = re.sub(r" \(default [^)]*\)", "", note).strip().rstrip(".")
+    brief = brief.removesuffix(f"; {REDUCED_SUFFIX}")
+    return f"{brief} ({REDUCED_TITLE})"
 
 
 def add_note(fig: plt.Figure, note: str) -> None:
@@ -82,7 +115,7 @@ def add_note(fig: plt.Figure, note: str) -> None:
     if not note:
         return
     width = max(36, int((fig.get_figwidth() - 1.5) * 20))  # characters per line at the title's size
-    lines = [textwrap.fill(text, width) for text in (fig.get_suptitle(), REDUCED_TITLE) if text]
+    lines = [textwrap.fill(text, width) for text in (fig.get_suptitle(), reduced_title(note)) if text]
     fig.suptitle("\n".join(lines), fontsize=FONT_SIZE + 1, x=0.01, ha="left")
 
 
@@ -97,6 +130,21 @@ def collapsed_runs(table: pd.DataFrame) -> frozenset:
 def collapsed_handle() -> Patch:
     """The legend entry of hatched bars."""
     return Patch(facecolor="0.85", edgecolor="black", hatch=COLLAPSED_HATCH, linewidth=0, label=COLLAPSED_LABEL)
+
+
+def collapsed_marker_handle(what: str = "") -> Line2D:
+    """The legend entry of open markers (collapsed runs; `what` says which, e.g. "a seed with")."""
+    label = COLLAPSED_MARKER_LABEL.replace("< ", f"{what} < ") if what else COLLAPSED_MARKER_LABEL
+    return Line2D([], [], linestyle="", marker="o", markersize=4.5, markerfacecolor="white",
+                  markeredgecolor="0.2", markeredgewidth=0.8, label=label)
+
+
+def active_units_of(table: pd.DataFrame) -> dict[str, int]:
+    """Run → its number of active latent dimensions, from the `active_units` rows of a long metric table."""
+    if "metric" not in table:
+        return {}
+    rows = table[table["metric"] == "active_units"]
+    return {str(run): int(value) for run, value in zip(rows["run"], pd.to_numeric(rows["value"]))}
 
 
 def _category_colors(categories: Sequence) -> dict:
