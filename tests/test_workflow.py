@@ -93,6 +93,8 @@ def test_every_output_exists_and_is_finite(finished):
     intervals = read_tsv(results / "claims.tsv").dropna(subset=["ci_low"])
     assert len(intervals) and intervals["ci_low"].ge(0).all() and intervals["ci_high"].le(1).all()
     assert "## Against the full-size reference" in claims
+    versions = read_tsv(results / "provenance" / "versions.tsv").set_index("package")["version"]
+    assert versions["lock"].startswith(("matches", "differs", "no lock file"))
     if (Path(__file__).parents[1] / "reference" / "claims.tsv").exists():
         assert "| 1a | `simulated` |" in claims.split("## Against the full-size reference")[1]
     with Image.open(results / "figures" / "figure2.png") as image:

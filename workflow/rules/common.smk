@@ -29,6 +29,7 @@ from scbeta.config import (
     validate,
 )
 from scbeta._io import resolve_path
+from scbeta.programs import resolve_gene_set_path
 from scbeta.download import KANG2018_FILES
 from scbeta.registry import BASELINES, OBJECTIVES, REAL_SOURCES, SIMULATED_SOURCES, is_beta_vae
 
@@ -273,6 +274,51 @@ def figure3_latents(wildcards):
     return figure_latents(wildcards.dataset)
 
 
+def gene_set_entries(dataset):
+    """The dataset's configured gene sets: factor → {path, source}."""
+    return dataset_spec(dataset).get("gene_sets") or {}
+
+
+def gene_set_files(wildcards):
+    """The dataset's gene-set files, in the order of `gene_set_entries`."""
+    return [
+        resolve_gene_set_path(entry["path"], workflow.basedir) for entry in gene_set_entries(wildcards.dataset).values()
+    ]
+
+
+def program_inputs(wildcards):
+    """A run's counts, latent and score table, its model for a VAE, and the dataset's gene-set files."""
+    inputs = {
+        "counts": f"results/{wildcards.dataset}/counts.h5ad",
+        "latent": f"results/{wildcards.dataset}/latents/{wildcards.run}.h5ad",
+        "scores": f"results/{wildcards.dataset}/metrics/runs/{wildcards.run}.tsv",
+        "gene_sets": gene_set_files(wildcards),
+    }
+    if run_params(wildcards)["method"] == "vae":
+        inputs["model"] = f"results/{wildcards.dataset}/models/{wildcards.run}/model.pt"
+    return inputs
+
+
+def program_recovery_files(wildcards):
+    return expand(
+        "results/{dataset}/programs/recovery/{run}.tsv",
+        dataset=wildcards.dataset,
+        run=runs_of(wildcards.dataset)["run"],
+    )
+
+
+def programs_figure_datasets():
+    """Datasets with β-VAE runs (C_max = 0): each gets a gene-program figure over their β."""
+    return [d for d in DATASETS if is_beta_vae(runs_of(d)).any()]
+
+
+def programs_figure_tables(wildcards):
+    """The program tables of the β-VAE runs (C_max = 0) of the first seed, one per β."""
+    runs = runs_of(wildcards.dataset)
+    chosen = runs[is_beta_vae(runs) & (runs["seed"] == runs["seed"].min())]
+    return expand("results/{dataset}/programs/{run}.tsv", dataset=wildcards.dataset, run=chosen["run"])
+
+
 check_figures(config, RUNS, figure2_dataset(), figure3_datasets())
 
 
@@ -282,7 +328,9 @@ def all_targets():
     if figure2_dataset() is not None:
         targets += ["results/figures/figure2.png", "results/figures/figure2.pdf"]
     targets += expand("results/figures/figure3_{dataset}.{ext}", dataset=figure3_datasets(), ext=["png", "pdf"])
-    targets += expand("results/figures/programs_{dataset}.{ext}", dataset=programs_figure_datasets(), ext=["png", "pdf"])
+    targets += expand(
+        "results/figures/programs_{dataset}.{ext}", dataset=programs_figure_datasets(), ext=["png", "pdf"]
+    )
     if DATASETS:
         targets += ["results/figures/tradeoff.png", "results/figures/metrics_by_beta.png"]
     return targets

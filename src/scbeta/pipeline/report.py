@@ -40,6 +40,8 @@ def provenance(*, versions: str, config_used: str, config: Mapping[str, Any]) ->
 
     import yaml
 
+    from scbeta.lock import lock_summary
+
     rows = [("python", platform.python_version())]
     for package in PROVENANCE_PACKAGES:
         try:
@@ -47,6 +49,7 @@ def provenance(*, versions: str, config_used: str, config: Mapping[str, Any]) ->
         except PackageNotFoundError:
             rows.append((package, "not installed"))
     rows.append(("platform", platform.platform()))
+    rows.append(("lock", lock_summary()))  # whether these versions are the lock file's
     write_tsv(pd.DataFrame(rows, columns=["package", "version"]), versions)
     with atomic_path(config_used) as tmp:
         tmp.write_text(yaml.safe_dump(dict(config), sort_keys=False))
