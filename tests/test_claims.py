@@ -251,7 +251,7 @@ def test_write_claims_reads_tables_and_writes_report(tmp_path):
     write_claims(tmp_path / "claims.md", tmp_path / "claims.tsv", simulated=tmp_path / "all.tsv")
     assert "**Claim 1: reproduced**" in (tmp_path / "claims.md").read_text()
     table = read_tsv(tmp_path / "claims.tsv")
-    assert set(table["comparison"].astype(str)) == {"1a", "1b", "1c", "2a", "2b", "3"}
+    assert set(table["comparison"].astype(str)) == {"1a", "1b", "1c", "2a", "2b", "3", "P1", "P2", "P3", "P4"}
 
 
 def test_collapsed_models_are_counted_and_their_alignment_marked_not_interpretable():

@@ -49,7 +49,8 @@ def write_claims(markdown: str | os.PathLike, table: str | os.PathLike | None = 
                  reduced: str = "", data: Sequence[Mapping[str, Any]] = (),
                  reference: str | os.PathLike | None = None, alpha: float = ALPHA, min_seeds: int = MIN_SEEDS) -> None:
     """Read the datasets' metric tables (None: not analysed), evaluate the claims once, and write `claims.md`
-    and, where given, the table, the HTML page and the report's reStructuredText summary.
+    and, where given, the table (claims and gene-program comparisons), the HTML page and the report's
+    reStructuredText summary.
 
     `data` describes the datasets as used (`scbeta.data.describe_counts`); `reference` is the folder of the
     full-size reference (`reference.REFERENCE_TABLE` inside), compared against where it exists.
@@ -71,8 +72,11 @@ def write_claims(markdown: str | os.PathLike, table: str | os.PathLike | None = 
         if path is not None:
             with atomic_path(path) as tmp:
                 tmp.write_text(content)
-    if table is not None:
-        write_tsv(result, table, {"alpha": alpha, "min_seeds": min_seeds, "reduced": reduced})
+    if table is not None:  # the claims' rows, then the gene-program comparisons' (claim 0)
+        import pandas as pd
+
+        write_tsv(pd.concat([result, programs], ignore_index=True), table,
+                  {"alpha": alpha, "min_seeds": min_seeds, "reduced": reduced})
 
 
 __all__ = ["ALPHA", "MIN_SEEDS", "REPRODUCED", "NOT_REPRODUCED", "INCONCLUSIVE", "NOT_EVALUATED", "STANDS",
