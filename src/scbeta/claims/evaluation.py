@@ -8,7 +8,7 @@ both ways, then the verdict of `scbeta.claims.decision`.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -19,7 +19,7 @@ from scbeta.claims.decision import (ALPHA, MIN_SEEDS, NOT_EVALUATED, TEST, Decis
                                     seed_subsets, stability)
 from scbeta.metrics.activity import MIN_ACTIVE_UNITS
 from scbeta.registry import is_beta_vae
-from scbeta.stats import Direction, holm, mean_ci, metric_bounds, welch_test
+from scbeta.stats import Direction, WelchResult, holm, mean_ci, metric_bounds, welch_test
 
 STIM_FACTOR = "stim_indicator"
 
@@ -191,22 +191,27 @@ def _is_tested(level: _Level, reference: _Level | None, comparison: Comparison) 
         level.varied, comparison.reference)
 
 
-def _decision(levels: Sequence[_Level], comparison: Comparison, alpha: float, min_seeds: int,
-              seeds: Sequence[int] | None = None) -> Decision:
-    """`decide` on the tested levels, over all seeds or only `seeds`."""
-    counts, p_pred, p_opp, collapsed = [], [], [], []
+def _tested(levels: Sequence[_Level], comparison: Comparison, seeds: Sequence[int] | None = None
+            ) -> Iterator[tuple[_Level, _Level, WelchResult, bool]]:
+    """(level, its reference, Welch's test, set aside as collapsed) for each tested level, over all seeds or only
+    `seeds`. A level is set aside where it or its reference has a collapsed model."""
     for level in levels:
         reference = _reference_of(levels, level, comparison)
         if not _is_tested(level, reference, comparison):
             continue
         level, reference = level.only(seeds), reference.only(seeds)
-        test = welch_test(reference.values, level.values, comparison.direction)
-        counts.append((reference.values.size, level.values.size))
-        p_pred.append(test.p_predicted)
-        p_opp.append(test.p_opposite)
-        collapsed.append(level.n_collapsed > 0 or reference.n_collapsed > 0)
-    n_ref, n_cmp = zip(*counts) if counts else ((), ())
-    return decide(n_ref, n_cmp, p_pred, p_opp, collapsed, alpha, min_seeds)
+        yield (level, reference, welch_test(reference.values, level.values, comparison.direction),
+               level.n_collapsed > 0 or reference.n_collapsed > 0)
+
+
+def _decision(levels: Sequence[_Level], comparison: Comparison, alpha: float, min_seeds: int,
+              seeds: Sequence[int] | None = None) -> Decision:
+    """`decide` on the tested levels, over all seeds or only `seeds`."""
+    tested = list(_tested(levels, comparison, seeds))
+    return decide([reference.values.size for _, reference, _, _ in tested],
+                  [level.values.size for level, _, _, _ in tested],
+                  [test.p_predicted for _, _, test, _ in tested], [test.p_opposite for _, _, test, _ in tested],
+                  [aside for _, _, _, aside in tested], alpha, min_seeds)
 
 
 def _preprint(comparison: Comparison, beta: float, c_max: float) -> tuple[float, float]:
@@ -219,22 +224,21 @@ def _preprint(comparison: Comparison, beta: float, c_max: float) -> tuple[float,
 def _level_rows(levels: Sequence[_Level], comparison: Comparison) -> pd.DataFrame:
     """One row per (stratum, level): seeds, mean with its CI and spread, and for tested levels the test."""
     bounds = metric_bounds(comparison.metric)
+    tests = {(level.held, level.varied): (reference, test, aside)
+             for level, reference, test, aside in _tested(levels, comparison)}
     records = []
     for level in levels:
-        reference = _reference_of(levels, level, comparison)
-        tested = _is_tested(level, reference, comparison)
+        reference, test, aside = tests.get((level.held, level.varied), (None, None, False))
         beta, c_max = (level.varied, level.held) if comparison.level == "beta" else (level.held, level.varied)
         summary = mean_ci(level.values, bounds=bounds)
-        test = welch_test(reference.values, level.values, comparison.direction) if tested else None
         pre_lo, pre_hi = _preprint(comparison, beta, c_max)
         records.append({"beta": beta, "c_max": c_max, "reference": bool(np.isclose(level.varied, comparison.reference)),
                         "n_seeds": level.values.size, "n_reference": reference.values.size if reference else 0,
-                        "tested": tested, "mean": summary.mean, "ci_low": summary.low, "ci_high": summary.high,
+                        "tested": test is not None, "mean": summary.mean, "ci_low": summary.low, "ci_high": summary.high,
                         "sd": float(np.std(level.values, ddof=1)) if level.values.size > 1 else np.nan,
                         "seed_min": float(level.values.min()), "seed_max": float(level.values.max()),
                         "active_units": float(np.mean(level.active)) if np.isfinite(level.active).any() else np.nan,
-                        "n_collapsed": level.n_collapsed, "level_collapsed": level.n_collapsed > 0,
-                        "set_aside": tested and (level.n_collapsed > 0 or reference.n_collapsed > 0),
+                        "n_collapsed": level.n_collapsed, "level_collapsed": level.n_collapsed > 0, "set_aside": aside,
                         "preprint_low": pre_lo, "preprint_high": pre_hi,
                         "effect": test.effect if test else np.nan,
                         "effect_ci_low": test.ci_low if test else np.nan,

@@ -119,7 +119,11 @@ def programs_figure(*, table: str, programs: list[str], png: str, pdf: str, coun
         scored = metric_table[metric_table["metric"].isin(["max_abs_corr", "program_auroc"])]
         factors = list(dict.fromkeys([*scored["factor"].dropna().astype(str), *gene_set_factors]))
         sets = {factor: gp.read_gene_set(path) for factor, path in zip(gene_set_factors, gene_sets)}
-        program_genes = known_program_genes(ad.read_h5ad(counts).var, factors, sets)
+        cells = ad.read_h5ad(counts, backed="r")  # only the genes' annotations are needed, not the matrix
+        try:
+            program_genes = known_program_genes(cells.var, factors, sets)
+        finally:
+            cells.file.close()
     fig = plots.programs_figure(metric_table, {Path(p).stem: read_tsv(p) for p in programs},
                                 n_genes_per_dim=n_genes_per_dim, program_genes=program_genes)
     save_with_note(fig, [png, pdf], reduced)
