@@ -4,14 +4,15 @@
 #
 #   bash reference/make.sh [WORKDIR] [CORES]
 #
-# WORKDIR may hold an earlier run: Snakemake redoes only what is missing or out of date.
+# WORKDIR may hold an earlier run: only what is missing, older than its inputs, or made from another set
+# of inputs is redone (so a run with more objectives adds their models and rescores, keeping the others).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 workdir="${1:-$(mktemp -d /tmp/scbeta-reference.XXXXXX)}"
 cores="${2:-2}"
 mkdir -p "$workdir"
 snakemake --snakefile "$repo/Snakefile" --directory "$workdir" --configfile "$repo/reference/config.yaml" \
-    --cores "$cores"
+    --cores "$cores" --rerun-triggers mtime input
 
 out="$repo/reference"
 results="$workdir/results"

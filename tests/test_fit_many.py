@@ -19,8 +19,9 @@ RUNS = {
     "capacity": [{"objective": "capacity", "beta": beta, "c_max": 3.0, "seed": seed}
                  for beta, seed in ((1.0, 0), (4.0, 1), (10.0, 2))],
     "tcvae": [{"objective": "tcvae", "beta": beta, "seed": seed} for beta, seed in ((1.0, 0), (6.0, 1), (10.0, 2))],
+    # float32 products: these tests compare code paths that must agree to float32 rounding.
     "factorvae": [{"objective": "factorvae", "seed": seed,
-                   "objective_params": {"gamma": gamma, "discriminator_width": 16}}
+                   "objective_params": {"gamma": gamma, "discriminator_width": 16, "discriminator_precision": "float32"}}
                   for gamma, seed in ((1.0, 0), (10.0, 1), (40.0, 2))],
 }
 
@@ -158,7 +159,7 @@ def test_killed_group_resumes_from_its_checkpoint(tiny, tmp_path, monkeypatch, c
     # A checkpoint of another configuration (another γ) is refused with a warning, and training starts afresh.
     monkeypatch.setattr(train_module, "_save_checkpoint", write_then_die)
     with pytest.raises(_Stop):
-        fit_many(tiny, [{**runs[0], "objective_params": {"gamma": 2.0, "discriminator_width": 16}}, runs[1]],
+        fit_many(tiny, [{**runs[0], "objective_params": {**runs[0]["objective_params"], "gamma": 2.0}}, runs[1]],
                  checkpoint=tmp_path / "stale", **training)
     monkeypatch.setattr(train_module, "_save_checkpoint", write)
     with caplog.at_level(logging.WARNING, logger="scbeta"):

@@ -187,8 +187,9 @@ def fit_many(adata: ad.AnnData, runs: list[dict[str, Any]], *, checkpoint: str |
                       generators=[torch.Generator(device).manual_seed(p["seed"]) for p in params], names=names)
         store = CountStore(counts, device)
     var_names = list(map(str, adata.var_names))
-    logger.info("training %d %s model(s) on %d cells × %d genes, %d epochs, device %s",
-                len(runs), params[0]["objective"], adata.n_obs, adata.n_vars, epochs, device)
+    resolved = "".join(f", {key} {value}" for key, value in objective.resolved(device).items())
+    logger.info("training %d %s model(s) on %d cells × %d genes, %d epochs, device %s%s",
+                len(runs), params[0]["objective"], adata.n_obs, adata.n_vars, epochs, device, resolved)
     histories = train(group, store, epochs=epochs, batch_size=t["batch_size"], lr=t["lr"],
                       checkpoint_dir=checkpoint, checkpoint_every=t["checkpoint_every"],
                       fingerprint=fingerprint({"runs": params, "var_names": var_names}), cuda_graph=t["cuda_graph"])
