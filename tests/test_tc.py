@@ -4,21 +4,22 @@ from __future__ import annotations
 import copy
 import io
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from scbeta.module import VAE, CountBatch, StackedVAE, VAEOutput, kl_per_dimension
 from scbeta.objectives import (
+    DISCRIMINATOR_PRECISIONS,
     OBJECTIVES,
     BetaTCVAE,
     BetaVAE,
     FactorVAE,
-    _aggregate_log_densities,
-    kl_decomposition,
+    discriminator_dtype,
     make_objective,
-    total_correlation,
 )
+from scbeta.tc import _aggregate_log_densities, kl_decomposition, total_correlation
 
 ESTIMATORS = ("mss", "mws")
 
@@ -244,15 +245,49 @@ def correlated_z(n_cells: int, rho: float = 0.9) -> torch.Tensor:
     return torch.randn(n_cells, 2) @ torch.linalg.cholesky(cov).T
 
 
-def test_discriminator_learns_tc() -> None:
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_discriminator_learns_tc(precision: str) -> None:
     torch.manual_seed(11)
-    objective = FactorVAE(n_latent=2, discriminator_width=64, discriminator_lr=1e-3)
+    objective = FactorVAE(n_latent=2, discriminator_width=64, discriminator_lr=1e-3, discriminator_precision=precision)
     losses = [objective.update(output_from(correlated_z(256)))["discriminator_loss"] for _ in range(300)]
     assert sum(losses[:10]) / 10 > 0.67  # chance is log 2 = 0.693
     assert sum(losses[-20:]) / 20 < 0.55
     # The density-ratio estimate is then close to the true TC of the Gaussian.
     tc = float(objective(output_from(correlated_z(4096)), 1.0)["tc"])
     assert tc == pytest.approx(gaussian_tc(equicorrelated(2, 0.9)), abs=0.3)  # 0.83 nats
+
+
+def test_bfloat16_discriminator_rounds_only_its_products() -> None:
+    torch.manual_seed(13)
+    exact = FactorVAE(n_latent=2, discriminator_precision="float32")
+    rounded = FactorVAE(n_latent=2, discriminator_precision="bfloat16")
+    rounded.load_state_dict(exact.state_dict())
+    z = correlated_z(256)
+    logits, logits_bf16 = exact._discriminate(z), rounded._discriminate(z)
+    assert logits_bf16.dtype == torch.float32
+    # bfloat16 keeps 8 significant bits: the logits move, by about 2^-8 of their scale.
+    difference = (logits_bf16 - logits).abs().max() / logits.abs().max()
+    assert 0 < difference < 0.05
+    rounded.update(output_from(z))
+    state = rounded.optimizer.state_dict()["state"]
+    assert all(p.dtype == torch.float32 for p in rounded.discriminator.parameters())
+    assert all(entry["exp_avg"].dtype == torch.float32 for entry in state.values())
+
+
+def test_discriminator_precision_resolves_per_device() -> None:
+    assert discriminator_dtype("float32", torch.device("cpu")) == torch.float32
+    assert discriminator_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
+    assert discriminator_dtype("auto", torch.device("meta")) == torch.float32  # no native bfloat16 known
+    with pytest.raises(ValueError, match="discriminator_precision must be one of auto, float32, bfloat16, got 'half'"):
+        FactorVAE(n_latent=2, discriminator_precision="half")
+
+
+def test_the_config_schema_offers_the_discriminator_precisions_the_objective_takes() -> None:
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    offered = schema["definitions"]["sweep_entry"]["properties"]["discriminator_precision"]["enum"]
+    assert tuple(offered) == DISCRIMINATOR_PRECISIONS
 
 
 def test_factorvae_loss_and_gradients(vae_output: VAEOutput) -> None:

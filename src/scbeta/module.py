@@ -9,6 +9,7 @@ single model trains as a stack of one.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -420,6 +421,13 @@ class StackedVAE(nn.Module):
         kl_dims = kl_per_dimension(mu, logvar)
         return VAEOutput(z=z, qz_mu=mu, qz_logvar=logvar, recon=-log_likelihood, kl=kl_dims.sum(-1),
                          kl_dims=kl_dims)
+
+
+@functools.lru_cache
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16, AMX or Arm BF16); elsewhere it is emulated."""
+    capabilities = torch.cpu.get_capabilities()
+    return any(capabilities.get(flag, False) for flag in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16"))
 
 
 def fused_adam(params: Sequence[torch.Tensor], lr: float, **options: float | tuple[float, float]
