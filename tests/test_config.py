@@ -85,14 +85,15 @@ def test_beta_objective_with_capacity_is_refused(config):
 
 def test_sweep_entry_options_reach_only_its_runs(config):
     config["datasets"]["simulated"]["sweep"] = [
-        {"objective": "factorvae", "gamma": [6, 10], "discriminator_width": 64},
+        {"objective": "factorvae", "gamma": [6, 10], "discriminator_width": 64, "discriminator_precision": "float32"},
         {"objective": "tcvae", "beta": [6], "tc_estimator": "mws"},
         {"objective": "beta", "beta": [1]},
     ]
     validate(config, SCHEMA)
     runs = expand_runs(config).set_index("run")
     simulated = runs[runs["dataset"] == "simulated"]
-    assert simulated.loc["factorvae_gamma10_seed0", "objective_params"] == {"discriminator_width": 64, "gamma": 10}
+    assert simulated.loc["factorvae_gamma10_seed0", "objective_params"] == {
+        "discriminator_width": 64, "discriminator_precision": "float32", "gamma": 10}
     assert simulated.loc["tcvae_beta6_cmax0_seed2", "objective_params"] == {"tc_estimator": "mws"}
     assert simulated.loc["beta_beta1_cmax0_seed1", "objective_params"] == {}
 
@@ -103,6 +104,14 @@ def test_an_option_of_another_objective_is_refused(config):
     with pytest.raises(ConfigError, match=r"datasets\.simulated\.sweep\.0: objective 'tcvae' takes no "
                                           r"discriminator_width \(allowed: tc_estimator\)"):
         expand_runs(config)
+
+
+def test_an_unknown_discriminator_precision_is_refused_at_parse_time(config):
+    entry = {"objective": "factorvae", "gamma": [6], "discriminator_precision": "half"}
+    config["datasets"]["simulated"]["sweep"] = [entry]
+    expected = r"sweep\.0\.discriminator_precision = 'half': 'half' is not one of \['auto', 'float32', 'bfloat16'\]"
+    with pytest.raises(ConfigError, match=expected):
+        validate(config, SCHEMA)
 
 
 def test_one_run_with_two_settings_is_refused(config):

@@ -20,8 +20,8 @@ RUNS = {
                  for beta, seed in ((1.0, 0), (4.0, 1), (10.0, 2))],
     "tcvae": [{"objective": "tcvae", "beta": beta, "seed": seed} for beta, seed in ((1.0, 0), (6.0, 1), (10.0, 2))],
     # float32 products: these tests compare code paths that must agree to float32 rounding.
-    "factorvae": [{"objective": "factorvae", "seed": seed,
-                   "objective_params": {"gamma": gamma, "discriminator_width": 16, "discriminator_precision": "float32"}}
+    "factorvae": [{"objective": "factorvae", "seed": seed, "objective_params": {
+                       "gamma": gamma, "discriminator_width": 16, "discriminator_precision": "float32"}}
                   for gamma, seed in ((1.0, 0), (10.0, 1), (40.0, 2))],
 }
 
