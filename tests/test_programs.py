@@ -155,6 +155,8 @@ def test_figure_labels_each_dimension_with_its_matched_factor():
                       "gamma": 0.0, "seed": seed}
             rows += [{**common, "metric": "max_abs_corr", "factor": "identity_00", "dim": 2, "value": 0.8},
                      {**common, "metric": "program_auroc", "factor": "identity_00", "dim": 2, "value": 0.7 + seed / 10}]
+            if beta == 10:  # two factors on one dimension: one label, the shared word once
+                rows.append({**common, "metric": "max_abs_corr", "factor": "identity_01", "dim": 2, "value": 0.7})
     rows.append({"dataset": "d", "run": "pca_seed0", "method": "pca", "objective": "", "beta": 0.0, "c_max": 0.0,
                  "gamma": 0.0, "seed": 0, "metric": "program_auroc", "factor": "identity_00", "dim": 1, "value": 0.6})
     matrix = top_gene_matrix(programs["beta_beta1_cmax0_seed0"], 2)
@@ -165,6 +167,7 @@ def test_figure_labels_each_dimension_with_its_matched_factor():
     heatmaps = [ax for ax in fig.axes if ax.get_title().startswith("β = ")]
     assert [ax.get_title() for ax in heatmaps] == ["β = 1", "β = 10"]
     assert [t.get_text() for t in heatmaps[0].get_xticklabels()] == ["0", "1", "2 Identity 00"]
+    assert [t.get_text() for t in heatmaps[1].get_xticklabels()] == ["0", "1", "2 Identity 00+01"]
     recovery_axes = [ax for ax in fig.axes if ax.get_title() == "Identity 00"]
     assert len(recovery_axes) == 1
     assert any(line.get_gid() == "baseline=PCA" for line in recovery_axes[0].lines)

@@ -121,17 +121,24 @@ def _comparison_markdown(rows: pd.DataFrame, comparison: Comparison, alpha: floa
     return [*lines, "", f"**Verdict: {verdict_text(rows, comparison)}**. Stability: {_stability(rows)}.", ""]
 
 
+DATA_COLUMNS = ["dataset", "source", "cells", "genes", "donors", "cell-type labels"]
+
+
+def _data_row(d: Mapping[str, Any]) -> list[str]:
+    """One dataset's cells of the "Data as used" table; "–" for a count the data do not have."""
+    counts = [d.get(key) for key in ("cells", "genes", "donors", "labels")]
+    return [str(d["dataset"]), str(d["source"]), *("–" if n is None else f"{n:,}" for n in counts)]
+
+
 def data_markdown(datasets: Sequence[Mapping[str, Any]]) -> list[str]:
     """The section "Data as used": per dataset the cells, genes, donors and labels the models were trained on,
     and where the counts came from (`scbeta.data.describe_counts`' dicts)."""
     if not datasets:
         return []
-    lines = ["## Data as used", "", "| dataset | source | cells | genes | donors | cell-type labels |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = ["## Data as used", "", f"| {' | '.join(DATA_COLUMNS)} |", "|---|---|---:|---:|---:|---:|"]
     for d in datasets:
-        donors = "–" if d.get("donors") is None else f"{d['donors']:,}"
-        labels = "–" if d.get("labels") is None else f"{d['labels']:,}"
-        lines.append(f"| `{d['dataset']}` | {d['source']} | {d['cells']:,} | {d['genes']:,} | {donors} | {labels} |")
+        dataset, *rest = _data_row(d)
+        lines.append(f"| `{dataset}` | {' | '.join(rest)} |")
     return [*lines, ""]
 
 
@@ -223,10 +230,7 @@ def claims_summary_rst(result: pd.DataFrame, reduced: str = "", data: Sequence[M
     (`scbeta.claims.reference.compare`' verdict table)."""
     lines = [f".. warning:: {reduced}", ""] if reduced else []
     if data:
-        lines += _rst_table("Data as used", ["dataset", "source", "cells", "genes", "donors", "labels"],
-                            [[d["dataset"], d["source"], f"{d['cells']:,}", f"{d['genes']:,}",
-                              "–" if d.get("donors") is None else str(d["donors"]),
-                              "–" if d.get("labels") is None else str(d["labels"])] for d in data])
+        lines += _rst_table("Data as used", DATA_COLUMNS, [_data_row(d) for d in data])
     rows = []
     for comparison in COMPARISONS:
         part = result[result["comparison"] == comparison.key]

@@ -45,6 +45,15 @@ def top_gene_matrix(programs: pd.DataFrame, n_genes_per_dim: int) -> pd.DataFram
     return wide.loc[genes]
 
 
+def _factors_label(factors: list[str]) -> str:
+    """The factors matched to one dimension, short: factors of one kind share its word ("Identity 01+02")."""
+    labels = [_factor_label(factor) for factor in factors]
+    words = [label.rpartition(" ") for label in labels]
+    if len(labels) > 1 and all(word == words[0][0] and word for word, _, _ in words):
+        return f"{words[0][0]} " + "+".join(number for _, _, number in words)
+    return "+".join(labels)
+
+
 def _bare(ax) -> None:
     ax.tick_params(length=0)
     for side in ("top", "right", "bottom", "left"):
@@ -60,8 +69,7 @@ def _heatmap(ax, matrix: pd.DataFrame, matched: Mapping[int, list[str]], title: 
     limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     image = ax.imshow(values, cmap=LATENT_CMAP, vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(len(matrix)), matrix.index if gene_labels else [], fontsize=FONT_SIZE - 2)
-    labels = [f"{d}" + (f" {', '.join(map(_factor_label, matched[d]))}" if d in matched else "")
-              for d in matrix.columns]
+    labels = [f"{d}" + (f" {_factors_label(matched[d])}" if d in matched else "") for d in matrix.columns]
     ax.set_xticks(range(matrix.shape[1]), labels, rotation=90, fontsize=FONT_SIZE - 2)
     for tick, dim in zip(ax.get_xticklabels(), matrix.columns):
         factors = [f for f in matched.get(dim, []) if f in colors]
