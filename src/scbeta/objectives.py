@@ -234,8 +234,8 @@ class FactorVAE(Objective):
 
     `discriminator_precision`: D's matrix products in "bfloat16" or "float32"; "auto": bfloat16 on
     a CPU that multiplies it natively, float32 elsewhere (GPUs included). D's weights, its Adam
-    state and all else stay float32. D is most of a FactorVAE step (8 GFLOP at batch 128, the VAE
-    0.5), and bfloat16 halves its time on such CPUs (benchmarks/README.md).
+    state and all else stay float32. D is most of a FactorVAE step (8 GFLOP at batch 128, against
+    the VAE's 0.5), and bfloat16 halves its time on such CPUs (benchmarks/README.md).
     """
 
     name = "factorvae"

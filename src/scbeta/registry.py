@@ -64,7 +64,8 @@ OBJECTIVES: dict[str, ObjectiveInfo] = _by_name(
     ObjectiveInfo("beta", "β-VAE", {"beta": "β"}),
     ObjectiveInfo("capacity", "Capacity", {"beta": "β", "c_max": "C_max"}),
     ObjectiveInfo("tcvae", "β-TCVAE", {"beta": "β (TC weight)"}, options=("tc_estimator",)),
-    ObjectiveInfo("factorvae", "FactorVAE", {"gamma": "γ (TC weight)"}, options=("discriminator_width", "discriminator_precision")),
+    ObjectiveInfo("factorvae", "FactorVAE", {"gamma": "γ (TC weight)"},
+                  options=("discriminator_width", "discriminator_precision")),
 )
 
 BASELINES: dict[str, str] = {"pca": "PCA", "ica": "ICA", "nmf": "NMF"}  # method → label
