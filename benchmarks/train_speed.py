@@ -3,11 +3,14 @@
 Run (in a virtualenv that has both packages, see benchmarks/README.md):
     python benchmarks/train_speed.py [--cells 4000 25000] [--epochs 5] [--likelihood zinb|nb] [--scbeta-only]
                                      [--models 1 4 8 16] [--device cpu|cuda] [--bf16]
+                                     [--objective beta factorvae:gamma=10,discriminator_precision=float32 ...]
 
 With --models, scbeta trains K models at once (`scbeta.fit_many`, K seeds, β = 1) for each K
 and reports seconds per model-epoch (the group's epoch divided by K); scvi-tools, where it is
 installed, trains its one model as before. --bf16 runs the stacked linear layers under
-bfloat16 autocast (the likelihood stays float32), to measure whether that pays.
+bfloat16 autocast (the likelihood stays float32), to measure whether that pays. --objective
+trains each given objective in turn (NAME or NAME:key=value,...; default beta:beta=1), to set
+the cost of an objective beside the β-VAE's.
 
 Both tools train the same architecture (1 × 128 hidden, 10 latent, dropout 0.1), likelihood,
 batch size (128), optimiser (Adam, lr 1e-3, eps 0.01, weight decay 1e-6) and KL warm-up on all
@@ -67,14 +70,34 @@ class _EpochClock(logging.Handler):
             self.marks.append((time.perf_counter(), time.process_time()))
 
 
-def run_scbeta_many(adata: ad.AnnData, epochs: int, likelihood: str, n_models: int, device: str
-                    ) -> tuple[float, float, float]:
-    """(median wall s per epoch, median CPU s per epoch, −ELBO per cell of the first model) for K models at once."""
+def parse_objective(text: str) -> dict:
+    """A run of `scbeta.fit_many` from NAME or NAME:key=value,... (numbers as floats; keys other than
+    beta and c_max go into the run's objective_params)."""
+    name, _, options = text.partition(":")
+    run: dict = {"objective": name, "objective_params": {}}
+    for option in filter(None, options.split(",")):
+        key, _, value = option.partition("=")
+        try:
+            parsed: float | str = float(value)
+        except ValueError:
+            parsed = value
+        if key in ("beta", "c_max"):
+            run[key] = parsed
+        else:
+            run["objective_params"][key] = parsed
+    return run
+
+
+def run_scbeta_many(adata: ad.AnnData, epochs: int, likelihood: str, n_models: int, device: str,
+                    objective: dict | None = None) -> tuple[float, float, float]:
+    """(median wall s per epoch, median CPU s per epoch, −ELBO per cell of the first model) for K models
+    at once, each with `objective` (a run's objective and options; default β-VAE at β = 1)."""
     logger = logging.getLogger("scbeta")
     clock, level = _EpochClock(), logger.level
     logger.addHandler(clock)
     logger.setLevel(logging.INFO)
-    runs = [{"objective": "beta", "beta": 1.0, "seed": seed} for seed in range(n_models)]
+    objective = objective or {"objective": "beta", "beta": 1.0}
+    runs = [{**objective, "seed": seed} for seed in range(n_models)]
     try:
         models = scbeta.fit_many(adata, runs, epochs=epochs, batch_size=BATCH, lr=LR, dropout=DROPOUT,
                                  likelihood=likelihood, kl_warmup_epochs=epochs, device=device, **ARCH)
@@ -209,6 +232,8 @@ def main() -> None:
     parser.add_argument("--models", type=int, nargs="+", help="train K models at once for each K (e.g. 1 4 8 16)")
     parser.add_argument("--device", default="cpu", help="device for scbeta with --models (cpu, cuda)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast of the stacked linear layers")
+    parser.add_argument("--objective", nargs="+", default=["beta:beta=1"],
+                        help="with --models: objectives trained in turn, NAME or NAME:key=value,...")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     if args.bf16:
@@ -228,18 +253,21 @@ def main() -> None:
     if args.models:
         print(f"{args.likelihood}, batch {BATCH}, {args.epochs} epochs, {N_GENES} genes, device {args.device}"
               f"{', bf16 linear layers' if args.bf16 else ''}")
-        print(f"{'cells':>7}  {'tool':<10} {'K':>3} {'s/epoch':>8} {'s/model-epoch':>14} {'CPU s/model-epoch':>18} "
-              f"{'-ELBO/cell':>11}")
+        width = max(len(objective) for objective in [*args.objective, "objective"])
+        print(f"{'cells':>7}  {'tool':<10} {'objective':<{width}} {'K':>3} {'s/epoch':>8} {'s/model-epoch':>14} "
+              f"{'CPU s/model-epoch':>18} {'-ELBO/cell':>11}")
         for n_cells in args.cells:
             adata = simulated_counts(n_cells, N_GENES)
-            for n_models in args.models:
-                wall, cpu, elbo = run_scbeta_many(adata, args.epochs, args.likelihood, n_models, args.device)
-                print(f"{n_cells:>7}  {'scbeta':<10} {n_models:>3} {wall:>8.2f} {wall / n_models:>14.3f} "
-                      f"{cpu / n_models:>18.3f} {elbo:>11.2f}", flush=True)
+            for objective in args.objective:
+                for n_models in args.models:
+                    wall, cpu, elbo = run_scbeta_many(adata, args.epochs, args.likelihood, n_models, args.device,
+                                                      parse_objective(objective))
+                    print(f"{n_cells:>7}  {'scbeta':<10} {objective:<{width}} {n_models:>3} {wall:>8.2f} "
+                          f"{wall / n_models:>14.3f} {cpu / n_models:>18.3f} {elbo:>11.2f}", flush=True)
             if with_scvi:
                 wall, cpu, elbo = run_scvi(adata, args.epochs, args.likelihood)
-                print(f"{n_cells:>7}  {'scvi-tools':<10} {1:>3} {wall:>8.2f} {wall:>14.3f} {cpu:>18.3f} "
-                      f"{elbo:>11.2f}", flush=True)
+                print(f"{n_cells:>7}  {'scvi-tools':<10} {'beta:beta=1':<{width}} {1:>3} {wall:>8.2f} {wall:>14.3f} "
+                      f"{cpu:>18.3f} {elbo:>11.2f}", flush=True)
         print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         return
     passes = dense_passes_per_step(args.likelihood)
