@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: the simulated counts they measure on.
+"""What the benchmark scripts share: the simulated counts they measure on, and how a step is timed.
 
 The scripts import it from their own folder (`python benchmarks/<script>.py` puts that folder on
 the path). The config's training settings as `scbeta.fit_many` takes them are
@@ -6,8 +6,10 @@ the path). The config's training settings as `scbeta.fit_many` takes them are
 """
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -32,3 +34,16 @@ def config_simulation(config_path: str | Path = REPO / "config.yaml") -> dict[st
 
     config = yaml.safe_load(Path(config_path).read_text())
     return dict(config["datasets"]["simulated"]["simulate"])
+
+
+def median_step_ms(step: Callable[[], object], steps: int, warmup: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds per call of `step`, over `steps` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        step()
+    wall, cpu = [], []
+    for _ in range(steps):
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        step()
+        wall.append(time.perf_counter() - start_wall)
+        cpu.append(time.process_time() - start_cpu)
+    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)

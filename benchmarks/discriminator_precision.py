@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import torch
 
 from scbeta.module import VAEOutput
 from scbeta.objectives import FactorVAE
+from _common import median_step_ms
 
 BATCH, LATENT, WIDTH = 128, 10, 1000
 
@@ -50,15 +49,8 @@ def measure(n_models: int, precision: str, steps: int) -> tuple[float, float]:
         objective(out, 1.0)["loss"].sum().backward()
         objective.update(out)
 
-    for _ in range(3):
-        step()
-    wall, cpu = [], []
-    for _ in range(steps):
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
-        step()
-        wall.append(time.perf_counter() - start_wall)
-        cpu.append(time.process_time() - start_cpu)
-    return 1e3 * statistics.median(wall) / n_models, 1e3 * statistics.median(cpu) / n_models
+    wall, cpu = median_step_ms(step, steps, warmup=3)
+    return wall / n_models, cpu / n_models
 
 
 def main() -> None:

@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import time
+from typing import Callable
 
 os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")
 
@@ -37,7 +37,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from scbeta.module import VAE, StackedVAE, _DenseNB  # noqa: E402
 from scbeta.train import CountStore  # noqa: E402
-from _common import simulated_counts  # noqa: E402
+from _common import median_step_ms, simulated_counts  # noqa: E402
 
 BATCH, HIDDEN, GENES = 128, 128, 2000
 
@@ -78,29 +78,21 @@ def _inputs(n_cells: int) -> list[torch.Tensor]:
     return [hidden, *params, x, torch.sign(x), torch.log(x.sum(-1))]
 
 
-def _step(loss_fn, inputs: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:  # noqa: ANN001
-    differentiable = [t for t in inputs if t.requires_grad]
-    for t in differentiable:
+def _step(loss_fn, inputs: list[torch.Tensor]) -> torch.Tensor:  # noqa: ANN001
+    """One forward and backward of `loss_fn`; the gradients land in the inputs' `.grad`."""
+    for t in inputs:
         t.grad = None
     loss = loss_fn(*inputs)
     loss.backward()
-    return float(loss.detach()), [t.grad.clone() for t in differentiable]
+    return loss.detach()
 
 
-def measure(run_step, steps: int) -> tuple[float, float]:  # noqa: ANN001
-    """Median wall and CPU milliseconds per call of `run_step` (one step, forward and backward)."""
-    for _ in range(10):
-        run_step()
-    walls, cpus = [], []
-    for _ in range(steps):
-        tic = (time.perf_counter(), time.process_time())
-        run_step()
-        walls.append(time.perf_counter() - tic[0])
-        cpus.append(time.process_time() - tic[1])
-    return 1e3 * statistics.median(walls), 1e3 * statistics.median(cpus)
+def _loss_and_grads(loss_fn, inputs: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:  # noqa: ANN001
+    loss = _step(loss_fn, inputs)
+    return float(loss), [t.grad.clone() for t in inputs if t.requires_grad]
 
 
-def _vae_steps(n_cells: int) -> tuple[torch.nn.Module, object]:
+def _vae_steps(n_cells: int) -> tuple[torch.nn.Module, Callable[[Callable], None]]:
     """A one-model StackedVAE in training mode and a function of it that runs one step (forward and
     backward of the mean loss) on 128 cells drawn from `n_cells` simulated cells."""
     store = CountStore(simulated_counts(n_cells, GENES).X, torch.device("cpu"))
@@ -108,12 +100,10 @@ def _vae_steps(n_cells: int) -> tuple[torch.nn.Module, object]:
     module = StackedVAE([VAE(GENES, dropout=0.1, likelihood="zinb")]).train()
     generators, draw = [torch.Generator().manual_seed(0)], torch.Generator().manual_seed(1)
 
-    def step(forward) -> tuple[float, list[torch.Tensor]]:  # noqa: ANN001
+    def step(forward) -> None:  # noqa: ANN001
         module.zero_grad(set_to_none=True)
         out = forward(store.batch(torch.randint(0, n_cells, (1, BATCH), generator=draw)), generators)
-        loss = (out.recon + out.kl).mean()
-        loss.backward()
-        return float(loss.detach()), []
+        (out.recon + out.kl).mean().backward()
 
     return module, step
 
@@ -140,26 +130,26 @@ def main() -> None:
     for threads in args.threads:
         torch.set_num_threads(threads)
         torch._dynamo.reset()
-        loss, grads = _step(eager_loss, inputs)
-        wall, cpu = measure(lambda: _step(eager_loss, inputs), args.steps)
+        loss, grads = _loss_and_grads(eager_loss, inputs)
+        wall, cpu = median_step_ms(lambda: _step(eager_loss, inputs), args.steps, warmup=10)
         print(f"{threads:>7} {'likelihood':<10} {'eager':<9} {'':>9} {wall:>8.2f} {cpu:>7.2f}", flush=True)
         compiled = torch.compile(plain_loss, fullgraph=True, dynamic=False)
         tic = time.perf_counter()
-        compiled_loss, compiled_grads = _step(compiled, inputs)
+        compiled_loss, compiled_grads = _loss_and_grads(compiled, inputs)
         compile_seconds = time.perf_counter() - tic
-        compiled_wall, compiled_cpu = measure(lambda: _step(compiled, inputs), args.steps)
+        compiled_wall, compiled_cpu = median_step_ms(lambda: _step(compiled, inputs), args.steps, warmup=10)
         saved = steps_per_model * (wall - compiled_wall) / 1e3 - compile_seconds
         grad_diff = max(_max_relative(a, b) for a, b in zip(compiled_grads, grads))
         print(f"{threads:>7} {'likelihood':<10} {'compiled':<9} {compile_seconds:>9.1f} {compiled_wall:>8.2f} "
               f"{compiled_cpu:>7.2f} {abs(compiled_loss - loss) / abs(loss):>9.1e} {grad_diff:>9.1e} "
               f"{saved:>13.1f}", flush=True)
-        wall, cpu = measure(lambda: vae_step(module), args.steps)
+        wall, cpu = median_step_ms(lambda: vae_step(module), args.steps, warmup=10)
         print(f"{threads:>7} {'VAE step':<10} {'eager':<9} {'':>9} {wall:>8.2f} {cpu:>7.2f}", flush=True)
         compiled_module = torch.compile(module, dynamic=True)
         tic = time.perf_counter()
         vae_step(compiled_module)
         compile_seconds = time.perf_counter() - tic
-        compiled_wall, compiled_cpu = measure(lambda: vae_step(compiled_module), args.steps)
+        compiled_wall, compiled_cpu = median_step_ms(lambda: vae_step(compiled_module), args.steps, warmup=10)
         saved = steps_per_model * (wall - compiled_wall) / 1e3 - compile_seconds
         print(f"{threads:>7} {'VAE step':<10} {'compiled':<9} {compile_seconds:>9.1f} {compiled_wall:>8.2f} "
               f"{compiled_cpu:>7.2f} {'':>9} {'':>9} {saved:>13.1f}", flush=True)

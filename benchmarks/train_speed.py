@@ -48,6 +48,7 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
 import scbeta  # noqa: E402
+from scbeta.model import RUN_KEYS  # noqa: E402
 from scbeta.module import VAE, StackedVAE  # noqa: E402
 from scbeta.train import CountStore  # noqa: E402
 from _common import simulated_counts  # noqa: E402
@@ -71,8 +72,8 @@ class _EpochClock(logging.Handler):
 
 
 def parse_objective(text: str) -> dict:
-    """A run of `scbeta.fit_many` from NAME or NAME:key=value,... (numbers as floats; keys other than
-    beta and c_max go into the run's objective_params)."""
+    """A run of `scbeta.fit_many` from NAME or NAME:key=value,... (numbers as floats; keys a run does not
+    take itself, `scbeta.model.RUN_KEYS`, go into its objective_params)."""
     name, _, options = text.partition(":")
     run: dict = {"objective": name, "objective_params": {}}
     for option in filter(None, options.split(",")):
@@ -81,7 +82,7 @@ def parse_objective(text: str) -> dict:
             parsed: float | str = float(value)
         except ValueError:
             parsed = value
-        if key in ("beta", "c_max"):
+        if key in RUN_KEYS:
             run[key] = parsed
         else:
             run["objective_params"][key] = parsed
