@@ -64,7 +64,7 @@ def tradeoff(tables: Mapping[str, pd.DataFrame], *, stimulation: str = "stim_ind
     panels = [(name, spec) for name, t in cleaned.items()
               for spec in _tradeoff_axes_spec(t, stimulation, simulated_metric)]
     n = max(len(panels), 1)
-    fig, axes = plt.subplots(1, n, figsize=(2.05 * n + 1.5, 2.7), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(max(2.05 * n + 1.5, 5.0), 2.7), layout="constrained", squeeze=False)
     all_betas: set[float] = set()
     all_gammas: set[float] = set()
     any_open = False
@@ -107,12 +107,18 @@ def tradeoff(tables: Mapping[str, pd.DataFrame], *, stimulation: str = "stim_ind
                       for b in sorted(all_betas)]
     colour_handles += [Line2D([], [], linestyle="", marker="o", markersize=4.5, color=gamma_color(g),
                               label=f"γ = {g:g} (FactorVAE)") for g in sorted(all_gammas)]
+    # The two legends stack to the right of the panels: the figure must be tall enough for both, else the
+    # upper one runs into the title.
+    legend_lines = len(method_handles) + len(colour_handles) + 4
+    fig.set_figheight(max(fig.get_figheight(), 0.16 * legend_lines + 0.3))
     legend = fig.legend(handles=method_handles, title="Method (marker)", loc="outside right upper", frameon=False)
     legend._legend_box.align = "left"
     legend = fig.legend(handles=colour_handles, title="Weight (colour)", loc="outside right lower", frameon=False,
                         ncols=1 if len(colour_handles) <= 7 else 2)
     legend._legend_box.align = "left"
-    fig.suptitle("Disentanglement against clustering quality (one point per trained model)", fontsize=FONT_SIZE + 1)
+    # Left-aligned on two lines, so that it stays clear of the legends' column on the right.
+    fig.suptitle("Disentanglement against clustering quality\n(one point per trained model)", x=0.02, ha="left",
+                 fontsize=FONT_SIZE + 1)
     return fig
 
 
