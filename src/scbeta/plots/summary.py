@@ -2,6 +2,7 @@
 the regularisation weight (`metrics_by_beta`)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -109,12 +110,13 @@ def tradeoff(tables: Mapping[str, pd.DataFrame], *, stimulation: str = "stim_ind
                               label=f"γ = {g:g} (FactorVAE)") for g in sorted(all_gammas)]
     # The two legends stack to the right of the panels: the figure must be tall enough for both, else the
     # upper one runs into the title.
-    legend_lines = len(method_handles) + len(colour_handles) + 4
+    colour_columns = 1 if len(colour_handles) <= 7 else 2
+    legend_lines = len(method_handles) + math.ceil(len(colour_handles) / colour_columns) + 4
     fig.set_figheight(max(fig.get_figheight(), 0.16 * legend_lines + 0.3))
     legend = fig.legend(handles=method_handles, title="Method (marker)", loc="outside right upper", frameon=False)
     legend._legend_box.align = "left"
     legend = fig.legend(handles=colour_handles, title="Weight (colour)", loc="outside right lower", frameon=False,
-                        ncols=1 if len(colour_handles) <= 7 else 2)
+                        ncols=colour_columns)
     legend._legend_box.align = "left"
     # Left-aligned on two lines, so that it stays clear of the legends' column on the right.
     fig.suptitle("Disentanglement against clustering quality\n(one point per trained model)", x=0.02, ha="left",
